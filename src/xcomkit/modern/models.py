@@ -1,0 +1,138 @@
+"""Typed results of the XCom clients: :class:`XComEntry` and :class:`XComPage`.
+
+Plain frozen dataclasses filled straight from the decoded JSON: no validation pass per
+call (the server already validated what it answers), datetimes parsed to aware
+:class:`datetime.datetime` objects.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dateutil.parser import isoparse
+
+__all__ = ["XComEntry", "XComPage", "parse_datetime"]
+
+_FROMISO_HANDLES_Z = sys.version_info >= (3, 11)
+
+
+def parse_datetime(text: str | None) -> datetime | None:
+    """Parse an ISO 8601 timestamp as Airflow writes it (``2025-01-01T00:00:00Z``).
+
+    Returns ``None`` for ``None``. Uses :meth:`datetime.fromisoformat` (fast) and falls
+    back to :func:`dateutil.parser.isoparse` for forms older Pythons do not read.
+
+    Raises:
+        ValueError: ``text`` is not an ISO 8601 timestamp.
+    """
+    if text is None:
+        return None
+    try:
+        if not _FROMISO_HANDLES_Z and text.endswith("Z"):
+            return datetime.fromisoformat(text[:-1] + "+00:00")
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return isoparse(text)
+
+
+@dataclass(frozen=True, slots=True)
+class XComEntry:
+    """One XCom entry, as Airflow's ``XComResponse``/``XComResponseNative`` describe it.
+
+    Attributes:
+        key: the XCom key (may contain ``/``).
+        timestamp: when the entry was last written (aware, UTC).
+        logical_date: the DAG run's logical date (aware, UTC), ``None`` for runs without one.
+        map_index: the mapped task instance index, ``-1`` for an unmapped task.
+        task_id, dag_id: the task and the DAG the entry belongs to.
+        run_id: the DAG run id (the ``dag_run_id`` of the URL).
+        dag_display_name, task_display_name: display names (default to the ids).
+        run_after: the DAG run's ``run_after`` (aware, UTC).
+        value: the value: the stored JSON value for :meth:`~xcomkit.XComClient.pull`,
+            ``push`` and ``update``; a ``str`` (or ``None``) when pulled with
+            ``stringify=True``. Entries from ``list``/``iter_entries`` carry no value
+            (Airflow's list omits it): ``value`` is ``None`` and ``has_value`` is False.
+        has_value: whether the server's answer included ``value``.
+    """
+
+    key: str
+    timestamp: datetime
+    logical_date: datetime | None
+    map_index: int
+    task_id: str
+    dag_id: str
+    run_id: str
+    dag_display_name: str
+    task_display_name: str
+    run_after: datetime
+    value: Any = None
+    has_value: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> XComEntry:
+        """Build an entry from one decoded JSON object of the API.
+
+        Raises:
+            KeyError: a required field is missing.
+            ValueError: a timestamp does not parse.
+        """
+        has_value = "value" in data
+        return cls(
+            data["key"],
+            parse_datetime(data["timestamp"]),  # type: ignore[arg-type]
+            parse_datetime(data.get("logical_date")),
+            data["map_index"],
+            data["task_id"],
+            data["dag_id"],
+            data["run_id"],
+            data["dag_display_name"],
+            data["task_display_name"],
+            parse_datetime(data["run_after"]),  # type: ignore[arg-type]
+            data["value"] if has_value else None,
+            has_value,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class XComPage:
+    """One page of ``GET .../xcomEntries``.
+
+    Attributes:
+        entries: the entries on this page (no ``value``; at most ``limit`` of them).
+        total_entries: how many entries match the query across all pages.
+        offset: the offset this page was asked for.
+
+    Iterating a page iterates its entries; ``len(page)`` is the number on this page.
+    """
+
+    entries: tuple[XComEntry, ...]
+    total_entries: int
+    offset: int = 0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], offset: int = 0) -> XComPage:
+        """Build a page from the decoded ``{"xcom_entries": [...], "total_entries": N}``."""
+        from_json = XComEntry.from_json
+        return cls(
+            tuple(from_json(item) for item in data["xcom_entries"]),
+            data["total_entries"],
+            offset,
+        )
+
+    @property
+    def next_offset(self) -> int | None:
+        """The offset of the next page, or ``None`` when this page is the last."""
+        nxt = self.offset + len(self.entries)
+        if not self.entries or nxt >= self.total_entries:
+            return None
+        return nxt
+
+    def __iter__(self) -> Iterator[XComEntry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
