@@ -1,0 +1,189 @@
+"""The ``xcomkit`` command line (typer): serve, db, users, dags.
+
+Every command takes ``--db`` (default ``$XCOMKIT_DB`` or ``sqlite:///xcomkit.db``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+
+from xcomkit.manifest import ManifestError, load_manifest, read_manifest
+from xcomkit.server.auth.passwords import generate_password, hash_password
+from xcomkit.server.auth.roles import ROLES, normalize_role
+from xcomkit.settings import Settings
+from xcomkit.store import users as user_store
+from xcomkit.store.db import make_engine, migrate, needs_migration
+
+app = typer.Typer(help="xcomkit: Apache Airflow 3's XCom REST API, standalone.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
+dags_app = typer.Typer(help="DAG definitions and DAG runs.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(dags_app, name="dags")
+
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: $XCOMKIT_DB or sqlite:///xcomkit.db)."),
+]
+
+#: Where ``serve --demo`` keeps the generated admin password (as Airflow's simple auth
+#: manager keeps its generated passwords in a file beside its database).
+DEMO_PASSWORD_FILE = Path(".xcomkit") / "passwords.json"
+
+
+def _settings(db: str | None) -> Settings:
+    return Settings(db=db) if db else Settings()
+
+
+def _engine(settings: Settings, *, migrate_if_needed: bool = True) -> Engine:
+    engine = make_engine(settings.db, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    if migrate_if_needed and needs_migration(engine):
+        migrate(engine)
+    return engine
+
+
+def _load(engine: Engine, path: Path) -> None:
+    try:
+        dags, runs = load_manifest(engine, read_manifest(path))
+    except ManifestError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    out.print(f"loaded {dags} DAG(s) and created {runs} new DAG run(s) from {path}")
+
+
+def _demo_admin(engine: Engine) -> tuple[str, str | None]:
+    """Ensure an ``admin`` user exists; return its name and, if known, its password."""
+    saved: dict[str, str] = {}
+    if DEMO_PASSWORD_FILE.exists():
+        saved = json.loads(DEMO_PASSWORD_FILE.read_text())
+    with engine.begin() as conn:
+        exists = user_store.get_user(conn, "admin") is not None
+        if exists:
+            return "admin", saved.get("admin")
+        password = saved.get("admin") or generate_password()
+        user_store.upsert_user(conn, "admin", hash_password(password), "admin")
+    DEMO_PASSWORD_FILE.parent.mkdir(exist_ok=True)
+    DEMO_PASSWORD_FILE.write_text(json.dumps({"admin": password}))
+    DEMO_PASSWORD_FILE.chmod(0o600)
+    return "admin", password
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    db: DbOption = None,
+    dags: Annotated[
+        Path | None, typer.Option("--dags", help="Manifest (YAML/JSON) to load at start.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Development only: every caller is an admin.")
+    ] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Create an admin user if none exists and print it.")
+    ] = False,
+) -> None:
+    """Run the API server; migrates an empty or older database first."""
+    import uvicorn
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    if dags is not None:
+        _load(engine, dags)
+    if demo:
+        name, password = _demo_admin(engine)
+        shown = password or "(set earlier; reset it with `xcomkit users create admin --role admin`)"
+        out.print(f"admin user: [bold]{name}[/bold]  password: [bold]{shown}[/bold]")
+    if no_auth:
+        err.print("[yellow]warning:[/yellow] --no-auth: every request is served as an admin")
+    engine.dispose()
+    os.environ["XCOMKIT_DB"] = settings.db
+    os.environ["XCOMKIT_AUTH"] = "false" if no_auth else "true"
+    out.print(f"xcomkit serving on http://{host}:{port}  (database {settings.db})")
+    uvicorn.run(
+        "xcomkit.server.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@db_app.command("migrate")
+def db_migrate(db: DbOption = None) -> None:
+    """Create or upgrade the schema to the newest revision."""
+    settings = _settings(db)
+    _engine(settings, migrate_if_needed=False)
+    migrate(make_engine(settings.db))
+    out.print(f"database {settings.db} is at the newest revision")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")] = "viewer",
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password (default: read from standard input, or prompted)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a user, or set an existing user's password and role."""
+    try:
+        role = normalize_role(role)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if password is None:
+        if sys.stdin.isatty():
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        err.print("[red]error:[/red] the password must not be empty")
+        raise typer.Exit(2)
+    engine = _engine(_settings(db))
+    with engine.begin() as conn:
+        created = user_store.upsert_user(conn, username, hash_password(password), role)
+    out.print(f"{'created' if created else 'updated'} user {username!r} with role {role}")
+
+
+@users_app.command("list")
+def users_list(db: DbOption = None) -> None:
+    """List users and their roles."""
+    engine = _engine(_settings(db))
+    with engine.connect() as conn:
+        rows = user_store.list_users(conn)
+    table = Table("username", "role", "created_at")
+    for row in rows:
+        table.add_row(row.username, row.role, row.created_at.isoformat())
+    out.print(table)
+
+
+@dags_app.command("load")
+def dags_load(
+    file: Annotated[Path, typer.Argument(help="Manifest file (YAML or JSON).")],
+    db: DbOption = None,
+) -> None:
+    """Create or update DAGs from a manifest and create its missing DAG runs."""
+    _load(_engine(_settings(db)), file)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,91 @@
+"""``create_app(settings)``: the FastAPI application.
+
+Layers: routes parse and answer, :mod:`xcomkit.service` decides, :mod:`xcomkit.store`
+reads and writes. Errors raised by the service carry Airflow's ``detail`` and become
+``{"detail": ...}`` with their status here. Validation errors keep FastAPI's 422 body
+(Airflow's), encoded so that NaN or huge integers in the echoed input never turn a
+client's mistake into a 500. A database that stays locked past the busy timeout
+answers 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from starlette.responses import Response
+
+import xcomkit
+from xcomkit.server.auth.tokens import TokenService
+from xcomkit.server.deps import ServerContext
+from xcomkit.server.encoding import json_response
+from xcomkit.server.routes import auth, dag_runs, monitor, xcom
+from xcomkit.service import ServiceError
+from xcomkit.settings import Settings
+from xcomkit.store import users as user_store
+from xcomkit.store.db import make_engine
+
+log = logging.getLogger("xcomkit.server")
+
+JWT_SECRET_SETTING = "jwt_secret"
+
+
+def jwt_secret(settings: Settings, engine: Engine) -> str:
+    """The token signing secret: from settings, or generated once and kept in the database.
+
+    Keeping it in the database lets every worker (and every restart) share it.
+    """
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    with engine.begin() as conn:
+        return user_store.get_or_create_setting(
+            conn, JWT_SECRET_SETTING, lambda: secrets.token_urlsafe(48)
+        )
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the app for ``settings``; the schema must already be migrated.
+
+    Args:
+        settings: server settings (default: from ``XCOMKIT_*`` environment variables).
+        engine: an engine to use instead of one made from ``settings.db``.
+    """
+    settings = settings or Settings()
+    engine = engine or make_engine(settings.db, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    tokens = TokenService(
+        jwt_secret(settings, engine),
+        expiration_seconds=settings.jwt_expiration_seconds,
+        cache_seconds=settings.token_cache_seconds,
+    )
+    app = FastAPI(
+        title="xcomkit",
+        version=xcomkit.__version__,
+        description="Apache Airflow 3's XCom REST API, standalone.",
+    )
+    app.state.ctx = ServerContext(settings=settings, engine=engine, tokens=tokens)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError) -> Response:
+        return json_response({"detail": exc.detail}, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        return json_response({"detail": jsonable_encoder(exc.errors())}, 422)
+
+    @app.exception_handler(OperationalError)
+    async def _database_busy(_request: Request, exc: OperationalError) -> Response:
+        log.warning("database error: %s", exc.orig)
+        return json_response(
+            {"detail": "The database is busy; retry the request shortly."},
+            503,
+            headers={"Retry-After": "1"},
+        )
+
+    for module in (auth, xcom, dag_runs, monitor):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,1 @@
+"""Authentication and authorization: password hashes, JWT access tokens, roles."""

@@ -1,0 +1,77 @@
+"""Request dependencies: the server context, the caller (from the bearer token), roles.
+
+Authentication answers as Airflow 3.3.2 does: no or non-Bearer credentials give
+401 ``Not authenticated``; an expired token 401 ``Token Expired``; any other bad token
+403 ``Invalid JWT token``; a viewer writing 403 ``Forbidden``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine
+
+from xcomkit.server.auth.roles import can_write
+from xcomkit.server.auth.tokens import ExpiredToken, InvalidToken, Principal, TokenService
+from xcomkit.settings import Settings
+
+
+@dataclass
+class ServerContext:
+    """What every request needs: settings, the database engine and the token service."""
+
+    settings: Settings
+    engine: Engine
+    tokens: TokenService
+
+
+def get_ctx(request: Request) -> ServerContext:
+    """The :class:`ServerContext` of the app serving ``request``."""
+    ctx: ServerContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+
+# Reads "Authorization: Bearer <token>"; also documents the password flow in OpenAPI.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+_ANONYMOUS_ADMIN = Principal("anonymous", "admin")
+
+
+def current_user(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+    """The caller, from a verified bearer token (an anonymous admin under ``--no-auth``).
+
+    Raises:
+        HTTPException: 401 or 403 with Airflow's ``detail`` (see module docstring).
+    """
+    if not ctx.settings.auth:
+        return _ANONYMOUS_ADMIN
+    if not token:
+        raise HTTPException(status_code=401, detail="Not authenticated")
+    try:
+        return ctx.tokens.verify(token)
+    except ExpiredToken:
+        raise HTTPException(status_code=401, detail="Token Expired") from None
+    except InvalidToken:
+        raise HTTPException(status_code=403, detail="Invalid JWT token") from None
+
+
+Reader = Annotated[Principal, Depends(current_user)]
+
+
+def writer(principal: Reader) -> Principal:
+    """The caller, who must hold a role that may write.
+
+    Raises:
+        HTTPException: 403 ``Forbidden`` for a viewer.
+    """
+    if not can_write(principal.role):
+        raise HTTPException(status_code=403, detail="Forbidden")
+    return principal
+
+
+Writer = Annotated[Principal, Depends(writer)]

@@ -1,0 +1,129 @@
+"""Request bodies and response schemas of the HTTP API (pydantic v2, as Airflow's).
+
+Request bodies refuse unknown fields (Airflow's ``StrictBaseModel``), so FastAPI answers
+malformed bodies with the same 422 bodies Airflow gives. Response schemas document the
+OpenAPI contract; the XCom routes encode their bodies directly (see ``encoding``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from xcomkit import values
+
+
+class StrictModel(BaseModel):
+    """Base for request bodies: unknown fields are refused with 422."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _checked_value(value: Any) -> Any:
+    # A ValueError from a validator becomes Airflow's 422 "value_error" entry.
+    try:
+        return values.check_value(value)
+    except values.XComValueError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class XComCreateBody(StrictModel):
+    """Body of ``POST .../xcomEntries``.
+
+    Beyond Airflow (which answers 500 for these): ``key`` must be 1 to 512 characters
+    and ``map_index`` at least -1.
+    """
+
+    key: str = Field(min_length=1, max_length=values.MAX_KEY_LENGTH)
+    value: Any
+    map_index: int = Field(default=-1, ge=-1)
+
+    @field_validator("value")
+    @classmethod
+    def _check_value(cls, value: Any) -> Any:
+        return _checked_value(value)
+
+
+class XComUpdateBody(StrictModel):
+    """Body of ``PATCH .../xcomEntries/{xcom_key}``: the new ``value`` and the map_index."""
+
+    value: Any
+    map_index: int = -1
+
+    @field_validator("value")
+    @classmethod
+    def _check_value(cls, value: Any) -> Any:
+        return _checked_value(value)
+
+
+class XComResponse(BaseModel):
+    """An XCom without its value (the list endpoint's entries)."""
+
+    key: str
+    timestamp: datetime
+    logical_date: datetime | None
+    map_index: int
+    task_id: str
+    dag_id: str
+    run_id: str
+    dag_display_name: str
+    task_display_name: str
+    run_after: datetime
+
+
+class XComResponseNative(XComResponse):
+    """An XCom with its value as JSON."""
+
+    value: Any
+
+
+class XComResponseString(XComResponse):
+    """An XCom with its value as Python's ``str()`` of it (``stringify=true``)."""
+
+    value: str | None
+
+
+class XComCollectionResponse(BaseModel):
+    """A page of XComs and the number of all that match."""
+
+    xcom_entries: list[XComResponse]
+    total_entries: int
+
+
+class TriggerDAGRunPostBody(StrictModel):
+    """Body of ``POST /api/v2/dags/{dag_id}/dagRuns`` (Airflow's trigger body).
+
+    ``logical_date`` must be present (it may be null); datetimes must carry a timezone,
+    except ``run_after``, which is taken as UTC when naive.
+    """
+
+    dag_run_id: str | None = Field(default=None, min_length=1, max_length=values.MAX_ID_LENGTH)
+    data_interval_start: AwareDatetime | None = None
+    data_interval_end: AwareDatetime | None = None
+    logical_date: AwareDatetime | None
+    run_after: datetime | None = None
+    conf: dict[str, Any] | None = Field(default_factory=dict)
+    note: str | None = None
+    partition_key: str | None = None
+
+
+class LoginBody(StrictModel):
+    """Body of ``POST /auth/token`` and ``/auth/token/cli``."""
+
+    username: str
+    password: str
+
+
+class LoginResponse(BaseModel):
+    """A fresh access token."""
+
+    access_token: str
+
+
+class VersionInfo(BaseModel):
+    """Answer of ``GET /api/v2/version``."""
+
+    version: str
+    git_version: str | None

@@ -1,0 +1,68 @@
+"""The ``*_pattern`` and ``*_prefix_pattern`` list filters, as Airflow 3.3.2 reads them.
+
+* ``*_pattern``: case-insensitive substring match (SQL ``ILIKE '%term%'``); ``%`` and
+  ``_`` keep their LIKE meaning.
+* ``*_prefix_pattern``: case-sensitive prefix match done as a range scan
+  (``lower <= column < upper``); ``%`` and ``_`` are literal, and trailing characters
+  that are not letters or digits are dropped from the term first (``test_`` matches
+  values starting with ``test``).
+* In both, ``|`` separates alternatives (OR) and ``~`` alone matches everything.
+"""
+
+from __future__ import annotations
+
+_MAX_CODEPOINT = 0x10FFFF
+
+
+def _terms(value: str) -> list[str]:
+    if "|" in value:
+        terms = [t.strip() for t in value.split("|") if t.strip()]
+        if terms:
+            return terms
+    return [value]
+
+
+def like_patterns(value: str | None) -> list[str] | None:
+    """ILIKE patterns (OR-ed) for a ``*_pattern`` value; None when the filter is absent."""
+    if value is None:
+        return None
+    if value == "~":
+        value = "%"
+    return [f"%{t}%" for t in _terms(value)]
+
+
+def _strip_tail(term: str) -> str:
+    while term and not term[-1].isalnum():
+        term = term[:-1]
+    return term
+
+
+def prefix_upper_bound(term: str) -> str | None:
+    """The exclusive upper bound of the range of strings starting with ``term``.
+
+    The last letter or digit is raised by one code point; where that is no longer a
+    letter or digit, the character is dropped and the one before it raised instead.
+    None when no such bound exists (the range is then open above).
+    """
+    term = _strip_tail(term)
+    while term:
+        last = ord(term[-1])
+        if last < _MAX_CODEPOINT:
+            bumped = chr(last + 1)
+            if bumped.isalnum():
+                return term[:-1] + bumped
+        term = _strip_tail(term[:-1])
+    return None
+
+
+def prefix_bounds(value: str | None) -> list[tuple[str, str | None]] | None:
+    """(lower, upper) range bounds (OR-ed) for a ``*_prefix_pattern`` value.
+
+    A lower bound of ``""`` stands for "any value" (``~``, or a term with no letters or
+    digits). None when the filter is absent.
+    """
+    if value is None:
+        return None
+    if value == "~":
+        value = ""
+    return [(_strip_tail(t), prefix_upper_bound(t)) for t in _terms(value)]

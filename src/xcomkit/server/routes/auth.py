@@ -1,0 +1,68 @@
+"""``POST /auth/token`` (JSON or form body) and ``POST /auth/token/cli`` (JSON body).
+
+Answers as Airflow's simple auth manager: 201 ``{"access_token": ...}``; 401
+``Invalid credentials``; 400 when the user name or password is empty; 415 for a body
+that is neither JSON nor a form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from xcomkit import service
+from xcomkit.server.deps import Ctx, ServerContext
+from xcomkit.server.encoding import json_response
+from xcomkit.server.models import LoginBody
+
+router = APIRouter(prefix="/auth", tags=["Login"])
+
+
+async def _read_login_body(request: Request) -> LoginBody:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if content_type == "application/json":
+            try:
+                data: Any = await request.json()
+            except ValueError:
+                raise RequestValidationError(
+                    [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error",
+                      "input": {}, "ctx": {"error": "Invalid JSON"}}]
+                ) from None
+            if not isinstance(data, dict):
+                return LoginBody.model_validate(data)
+            return LoginBody(**data)
+        if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.form()
+            return LoginBody(username=form.get("username"), password=form.get("password"))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+    raise HTTPException(415, "Unsupported Media Type")
+
+
+def _issue(ctx: ServerContext, body: LoginBody, lifetime: int) -> Response:
+    if not body.username or not body.password:
+        raise HTTPException(400, "Username and password must be provided")
+    role = service.authenticate(ctx.engine, body.username, body.password)
+    if role is None:
+        raise HTTPException(401, "Invalid credentials")
+    token = ctx.tokens.issue(body.username, role, expiration_seconds=lifetime)
+    return json_response({"access_token": token}, 201)
+
+
+@router.post("/token", status_code=201)
+async def create_token(ctx: Ctx, request: Request) -> Response:
+    """Log in with user name and password; answers a signed access token."""
+    body = await _read_login_body(request)
+    # Password hashing is slow by design: keep it off the event loop.
+    return await run_in_threadpool(_issue, ctx, body, ctx.settings.jwt_expiration_seconds)
+
+
+@router.post("/token/cli", status_code=201)
+def create_token_cli(ctx: Ctx, body: LoginBody) -> Response:
+    """As ``/auth/token``, JSON only, with the CLI token lifetime."""
+    return _issue(ctx, body, ctx.settings.jwt_cli_expiration_seconds)

@@ -1,0 +1,132 @@
+"""DAG runs: ``POST/GET /api/v2/dags/{dag_id}/dagRuns`` and ``GET .../{dag_run_id}``.
+
+Shapes are Airflow 3.3.2's ``DAGRunResponse`` and ``DAGRunCollectionResponse`` for the
+fields xcomkit keeps; ``dag_versions`` is always empty (xcomkit keeps no DAG versions).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import NonNegativeInt
+from sqlalchemy import Row
+
+from xcomkit import service
+from xcomkit.server.deps import Ctx, Reader, Writer
+from xcomkit.server.encoding import json_response
+from xcomkit.server.models import TriggerDAGRunPostBody
+from xcomkit.store.schema import dag_run
+
+router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns", tags=["DagRun"])
+
+_ORDERABLE = {
+    "id": dag_run.c.id,
+    "dag_id": dag_run.c.dag_id,
+    "run_id": dag_run.c.run_id,
+    "dag_run_id": dag_run.c.run_id,
+    "logical_date": dag_run.c.logical_date,
+    "run_after": dag_run.c.run_after,
+    "start_date": dag_run.c.start_date,
+    "end_date": dag_run.c.end_date,
+    "queued_at": dag_run.c.queued_at,
+    "state": dag_run.c.state,
+    "run_type": dag_run.c.run_type,
+}
+
+
+def dag_run_body(row: Row[Any]) -> dict[str, Any]:
+    """The JSON object of one DAG run, in Airflow's field order."""
+    duration = None
+    if row.start_date is not None and row.end_date is not None:
+        duration = (row.end_date - row.start_date).total_seconds()
+    return {
+        "dag_run_id": row.run_id,
+        "dag_id": row.dag_id,
+        "logical_date": row.logical_date,
+        "queued_at": row.queued_at,
+        "start_date": row.start_date,
+        "end_date": row.end_date,
+        "duration": duration,
+        "data_interval_start": row.data_interval_start,
+        "data_interval_end": row.data_interval_end,
+        "run_after": row.run_after,
+        "last_scheduling_decision": row.last_scheduling_decision,
+        "run_type": row.run_type,
+        "state": row.state,
+        "triggered_by": row.triggered_by,
+        "triggering_user_name": row.triggering_user_name,
+        "conf": orjson.Fragment(row.conf) if row.conf is not None else None,
+        "note": row.note,
+        "dag_versions": [],
+        "bundle_version": None,
+        "dag_display_name": row.dag_display_name,
+        "partition_key": None,
+        "partition_date": None,
+    }
+
+
+@router.post("", status_code=201)
+def trigger_dag_run(
+    ctx: Ctx, user: Writer, dag_id: str, body: TriggerDAGRunPostBody, request: Request
+) -> Response:
+    """Create a manual DAG run (201); 404 for an unknown DAG, 409 for a taken run id."""
+    if (body.data_interval_start is None) != (body.data_interval_end is None):
+        raise HTTPException(
+            400,
+            "Either both data_interval_start and data_interval_end must be provided or both must be None",
+        )
+    interval = None
+    if body.data_interval_start is not None and body.data_interval_end is not None:
+        interval = (body.data_interval_start, body.data_interval_end)
+    row = service.trigger_dag_run(
+        ctx.engine,
+        dag_id,
+        dag_run_id=body.dag_run_id,
+        logical_date=body.logical_date,
+        run_after=body.run_after,
+        data_interval=interval,
+        conf=body.conf,
+        note=body.note,
+        triggered_by="ui" if request.headers.get("referer") else "rest_api",
+        user_name=user.username,
+    )
+    return json_response(dag_run_body(row), 201)
+
+
+@router.get("")
+def get_dag_runs(
+    ctx: Ctx,
+    _user: Reader,
+    dag_id: str,
+    limit: NonNegativeInt = 50,
+    offset: NonNegativeInt = 0,
+    order_by: Annotated[list[str], Query()] = ["id"],  # noqa: B006 (read-only default)
+) -> Response:
+    """List the DAG runs of a DAG (``~``: of every DAG)."""
+    order = []
+    for item in order_by:
+        name = item.lstrip("-")
+        if name not in _ORDERABLE:
+            raise HTTPException(
+                400,
+                f"Ordering with '{name}' is disallowed or the attribute does not exist on the model",
+            )
+        order.append((_ORDERABLE[name], item.startswith("-")))
+    if not any(col is dag_run.c.id for col, _ in order):
+        order.append((dag_run.c.id, bool(order and order[0][1])))
+    rows, total = service.list_dag_runs(
+        ctx.engine,
+        dag_id,
+        limit=min(limit, ctx.settings.maximum_page_limit),
+        offset=offset,
+        order_by=order,
+    )
+    return json_response({"dag_runs": [dag_run_body(r) for r in rows], "total_entries": total})
+
+
+@router.get("/{dag_run_id}")
+def get_dag_run(ctx: Ctx, _user: Reader, dag_id: str, dag_run_id: str) -> Response:
+    """One DAG run; 404 with Airflow's message when missing."""
+    return json_response(dag_run_body(service.get_dag_run(ctx.engine, dag_id, dag_run_id)))

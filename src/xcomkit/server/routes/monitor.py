@@ -1,0 +1,42 @@
+"""``GET /api/v2/version`` and ``GET /api/v2/monitor/health`` (no credentials needed)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from sqlalchemy import text
+
+import xcomkit
+from xcomkit.server.deps import Ctx
+from xcomkit.server.encoding import json_response
+
+router = APIRouter(prefix="/api/v2", tags=["Monitor"])
+
+#: The Apache Airflow release whose REST API xcomkit answers.
+AIRFLOW_API_VERSION = "3.3.2"
+
+
+@router.get("/version")
+def get_version() -> Response:
+    """The Airflow API version answered (``version``) and xcomkit's own (``git_version``)."""
+    return json_response(
+        {"version": AIRFLOW_API_VERSION, "git_version": f"xcomkit-{xcomkit.__version__}"}
+    )
+
+
+@router.get("/monitor/health")
+def get_health(ctx: Ctx) -> Response:
+    """Health of the metadata database; xcomkit runs no scheduler, triggerer or processor."""
+    try:
+        with ctx.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        status = "healthy"
+    except Exception:  # any database failure is "unhealthy", never a 5xx here
+        status = "unhealthy"
+    return json_response(
+        {
+            "metadatabase": {"status": status},
+            "scheduler": {"status": None, "latest_scheduler_heartbeat": None},
+            "triggerer": {"status": None, "latest_triggerer_heartbeat": None},
+            "dag_processor": {"status": None, "latest_dag_processor_heartbeat": None},
+        }
+    )

@@ -1,0 +1,231 @@
+"""The five XCom endpoints, as Apache Airflow 3.3.2 answers them.
+
+``/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries``:
+``POST`` create, ``GET`` list, and ``GET``/``PATCH``/``DELETE`` on ``/{xcom_key}``
+(keys may contain ``/``). Service errors become their status with ``{"detail": ...}``
+through the app's exception handler. Query parameters are declared as Airflow declares them, so
+FastAPI gives the same 422 bodies for malformed ones.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import AwareDatetime, NonNegativeInt
+from sqlalchemy import Row
+
+from xcomkit import service, values
+from xcomkit.server.deps import Ctx, Reader, Writer
+from xcomkit.server.encoding import json_response
+from xcomkit.server.models import (
+    XComCollectionResponse,
+    XComCreateBody,
+    XComResponseNative,
+    XComResponseString,
+    XComUpdateBody,
+)
+from xcomkit.server.patterns import like_patterns, prefix_bounds
+from xcomkit.store.xcoms import ORDERABLE, ListFilter
+
+router = APIRouter(
+    prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries",
+    tags=["XCom"],
+)
+
+WILDCARD = "~"
+DEFAULT_ORDER = ["dag_id", "task_id", "run_id", "map_index", "key"]
+MAX_SORT_PARAMS = 10
+
+
+def _entry(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "timestamp": row.timestamp,
+        "logical_date": row.logical_date,
+        "map_index": row.map_index,
+        "task_id": row.task_id,
+        "dag_id": row.dag_id,
+        "run_id": row.run_id,
+        "dag_display_name": row.dag_display_name,
+        "task_display_name": row.task_display_name,
+        "run_after": row.run_after,
+    }
+
+
+def _native(row: Row[Any], status_code: int = 200) -> Response:
+    body = _entry(row)
+    body["value"] = orjson.Fragment(row.value if row.value is not None else "null")
+    return json_response(body, status_code)
+
+
+def parse_order_by(order_by: list[str]) -> list[tuple[str, bool]]:
+    """Validate ``order_by`` values (``name`` or ``-name``) into (name, descending) pairs.
+
+    Raises:
+        HTTPException: 400 with Airflow's message for too many or unknown fields.
+    """
+    if len(order_by) > MAX_SORT_PARAMS:
+        raise HTTPException(
+            400,
+            f"Ordering with more than {MAX_SORT_PARAMS} parameters is not allowed. "
+            f"Provided: {order_by}",
+        )
+    parsed = []
+    for item in order_by:
+        name = item.lstrip("-")
+        if name not in ORDERABLE:
+            raise HTTPException(
+                400,
+                f"Ordering with '{name}' is disallowed or the attribute does not exist on the model",
+            )
+        parsed.append((name, item.startswith("-")))
+    return parsed
+
+
+def _bounds(**given: Any) -> dict[str, Any]:
+    return {op: value for op, value in given.items() if value}
+
+
+@router.get("/{xcom_key:path}", response_model=XComResponseNative | XComResponseString)
+def get_xcom_entry(
+    ctx: Ctx,
+    _user: Reader,
+    dag_id: str,
+    task_id: str,
+    dag_run_id: str,
+    xcom_key: str,
+    map_index: Annotated[int, Query(ge=-1)] = -1,
+    deserialize: bool = False,
+    stringify: bool = False,
+) -> Response:
+    """Get one XCom: native JSON, or with ``deserialize``/``stringify`` applied."""
+    row = service.get_xcom(ctx.engine, dag_id, dag_run_id, task_id, xcom_key, map_index)
+    if not deserialize and not stringify:
+        return _native(row)
+    value = values.decode(row.value)
+    if deserialize:
+        value = values.deserialize(value)
+    body = _entry(row)
+    body["value"] = values.stringify(value) if stringify else value
+    return json_response(body)
+
+
+@router.get("", response_model=XComCollectionResponse)
+def get_xcom_entries(
+    ctx: Ctx,
+    _user: Reader,
+    dag_id: str,
+    dag_run_id: str,
+    task_id: str,
+    limit: NonNegativeInt = 50,
+    offset: NonNegativeInt = 0,
+    xcom_key_pattern: str | None = None,
+    xcom_key_prefix_pattern: str | None = None,
+    dag_display_name_pattern: str | None = None,
+    dag_display_name_prefix_pattern: str | None = None,
+    run_id_pattern: str | None = None,
+    run_id_prefix_pattern: str | None = None,
+    task_id_pattern: str | None = None,
+    task_id_prefix_pattern: str | None = None,
+    map_index_filter: int | None = None,
+    logical_date_gte: AwareDatetime | None = None,
+    logical_date_gt: AwareDatetime | None = None,
+    logical_date_lte: AwareDatetime | None = None,
+    logical_date_lt: AwareDatetime | None = None,
+    run_after_gte: AwareDatetime | None = None,
+    run_after_gt: AwareDatetime | None = None,
+    run_after_lte: AwareDatetime | None = None,
+    run_after_lt: AwareDatetime | None = None,
+    order_by: Annotated[list[str], Query()] = DEFAULT_ORDER,  # noqa: B006 (read-only default)
+    xcom_key: str | None = None,
+    map_index: Annotated[int | None, Query(ge=-1)] = None,
+) -> Response:
+    """List XComs; ``~`` as dag_id, dag_run_id or task_id matches every one.
+
+    ``limit`` is capped at the configured maximum page size (default 100).
+    """
+    order = parse_order_by(order_by)
+    f = ListFilter(
+        dag_id=None if dag_id == WILDCARD else dag_id,
+        run_id=None if dag_run_id == WILDCARD else dag_run_id,
+        task_id=None if task_id == WILDCARD else task_id,
+        key=xcom_key,
+        map_index=map_index,
+        map_index_filter=map_index_filter,
+        key_like=like_patterns(xcom_key_pattern),
+        key_prefix=prefix_bounds(xcom_key_prefix_pattern),
+        dag_display_name_like=like_patterns(dag_display_name_pattern),
+        dag_display_name_prefix=prefix_bounds(dag_display_name_prefix_pattern),
+        run_id_like=like_patterns(run_id_pattern),
+        run_id_prefix=prefix_bounds(run_id_prefix_pattern),
+        task_id_like=like_patterns(task_id_pattern),
+        task_id_prefix=prefix_bounds(task_id_prefix_pattern),
+        logical_date=_bounds(
+            gte=logical_date_gte, gt=logical_date_gt, lte=logical_date_lte, lt=logical_date_lt
+        ),
+        run_after=_bounds(gte=run_after_gte, gt=run_after_gt, lte=run_after_lte, lt=run_after_lt),
+    )
+    rows, total = service.list_xcoms(
+        ctx.engine,
+        f,
+        order_by=order,
+        limit=min(limit, ctx.settings.maximum_page_limit),
+        offset=offset,
+    )
+    return json_response({"xcom_entries": [_entry(r) for r in rows], "total_entries": total})
+
+
+@router.post("", status_code=201, response_model=XComResponseNative)
+def create_xcom_entry(
+    ctx: Ctx,
+    _user: Writer,
+    dag_id: str,
+    task_id: str,
+    dag_run_id: str,
+    request_body: XComCreateBody,
+) -> Response:
+    """Create an XCom (201); 404 for a missing DAG, task or DAG run; 409 if it exists."""
+    row = service.create_xcom(
+        ctx.engine,
+        dag_id,
+        dag_run_id,
+        task_id,
+        request_body.key,
+        request_body.value,
+        request_body.map_index,
+    )
+    return _native(row, 201)
+
+
+@router.patch("/{xcom_key:path}", response_model=XComResponseNative)
+def update_xcom_entry(
+    ctx: Ctx,
+    _user: Writer,
+    dag_id: str,
+    task_id: str,
+    dag_run_id: str,
+    xcom_key: str,
+    patch_body: XComUpdateBody,
+) -> Response:
+    """Replace an XCom's value; 404 if there is none for that key and map_index."""
+    row = service.update_xcom(
+        ctx.engine, dag_id, dag_run_id, task_id, xcom_key, patch_body.value, patch_body.map_index
+    )
+    return _native(row)
+
+
+@router.delete("/{xcom_key:path}", status_code=204, response_class=Response)
+def delete_xcom_entry(
+    ctx: Ctx,
+    _user: Writer,
+    dag_id: str,
+    task_id: str,
+    dag_run_id: str,
+    xcom_key: str,
+    map_index: Annotated[int, Query(ge=-1)] = -1,
+) -> Response:
+    """Delete an XCom (204); 404 if there is none for that key and map_index."""
+    service.delete_xcom(ctx.engine, dag_id, dag_run_id, task_id, xcom_key, map_index)
+    return Response(status_code=204)

@@ -1,0 +1,310 @@
+"""Service rules: what each operation checks and does, independent of HTTP.
+
+Each function takes the :class:`~sqlalchemy.Engine`, runs one transaction and either
+returns rows or raises one of the errors below, which carry Airflow's ``detail`` text.
+The HTTP layer maps them to status codes; nothing here knows about requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row
+
+from xcomkit import values
+from xcomkit.store import registry, xcoms
+from xcomkit.store import users as user_store
+
+
+class ServiceError(Exception):
+    """Base of the errors an operation reports to its caller; ``detail`` is user-facing."""
+
+    status_code = 400
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadRequest(ServiceError):
+    """The request is well-formed but cannot be carried out (HTTP 400)."""
+
+    status_code = 400
+
+
+class NotFound(ServiceError):
+    """A DAG, task, DAG run or XCom does not exist (HTTP 404)."""
+
+    status_code = 404
+
+
+class Conflict(ServiceError):
+    """The thing to create exists already (HTTP 409)."""
+
+    status_code = 409
+
+
+def _write(engine: Engine) -> Any:
+    # SQLite: take the write lock at BEGIN so concurrent writers queue on the busy
+    # timeout instead of failing when a read transaction tries to upgrade.
+    return engine.execution_options(sqlite_begin="IMMEDIATE").begin()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- XComs
+
+
+def get_xcom(
+    engine: Engine, dag_id: str, dag_run_id: str, task_id: str, key: str, map_index: int
+) -> Row[Any]:
+    """One XCom with its stored JSON text in ``value``.
+
+    Raises:
+        NotFound: no such XCom (Airflow answers only "key not found", whatever part
+            of the address is wrong).
+    """
+    with engine.connect() as conn:
+        row = xcoms.get_entry(conn, dag_id, dag_run_id, task_id, key, map_index)
+    if row is None:
+        raise NotFound(f"XCom entry with key: `{key}` not found")
+    return row
+
+
+def list_xcoms(
+    engine: Engine,
+    f: xcoms.ListFilter,
+    *,
+    order_by: Sequence[tuple[str, bool]],
+    limit: int,
+    offset: int,
+) -> tuple[list[Row[Any]], int]:
+    """A page of XComs and the total count; see :func:`xcomkit.store.xcoms.list_entries`."""
+    with engine.connect() as conn:
+        return xcoms.list_entries(conn, f, order_by=order_by, limit=limit, offset=offset)
+
+
+def _check_create_target(conn: Connection, dag_id: str, dag_run_id: str, task_id: str) -> Row[Any]:
+    # Airflow's precedence: the DAG, then the task in it, then the DAG run.
+    run = registry.get_dag_run(conn, dag_id, dag_run_id)
+    if run is None and registry.get_dag(conn, dag_id) is None:
+        raise NotFound(f"The Dag with ID: `{dag_id}` was not found")
+    if not registry.task_exists(conn, dag_id, task_id):
+        raise NotFound(f"Task with ID: `{task_id}` not found in dag: `{dag_id}`")
+    if run is None:
+        raise NotFound(f"Dag Run with ID: `{dag_run_id}` not found for dag: `{dag_id}`")
+    return run
+
+
+def create_xcom(
+    engine: Engine,
+    dag_id: str,
+    dag_run_id: str,
+    task_id: str,
+    key: str,
+    value: Any,
+    map_index: int,
+) -> Row[Any]:
+    """Create an XCom and return it as :func:`get_xcom` would.
+
+    ``value`` must already have passed :func:`xcomkit.values.check_value`.
+
+    Raises:
+        NotFound: the DAG, the task in it, or the DAG run does not exist (checked in
+            that order, as Airflow does).
+        Conflict: the key exists for that task instance and map_index (also when a
+            concurrent request created it first).
+    """
+    value_json = values.encode(value)
+    exists = Conflict(
+        f"The XCom with key: `{key}` with mentioned task instance already exists."
+    )
+    with _write(engine) as conn:
+        run = _check_create_target(conn, dag_id, dag_run_id, task_id)
+        try:
+            xcoms.insert_entry(
+                conn,
+                dag_run_pk=run.id,
+                dag_id=dag_id,
+                run_id=dag_run_id,
+                task_id=task_id,
+                key=key,
+                map_index=map_index,
+                value_json=value_json,
+                timestamp=_now(),
+            )
+        except xcoms.XComExists:
+            raise exists from None
+        row = xcoms.get_entry(conn, dag_id, dag_run_id, task_id, key, map_index)
+    assert row is not None
+    return row
+
+
+def update_xcom(
+    engine: Engine,
+    dag_id: str,
+    dag_run_id: str,
+    task_id: str,
+    key: str,
+    value: Any,
+    map_index: int,
+) -> Row[Any]:
+    """Replace an XCom's value (its timestamp becomes now, as Airflow re-inserts it).
+
+    Raises:
+        NotFound: no XCom with that key for the task instance and map_index.
+    """
+    value_json = values.encode(value)
+    with _write(engine) as conn:
+        changed = xcoms.update_entry(
+            conn,
+            dag_id=dag_id,
+            run_id=dag_run_id,
+            task_id=task_id,
+            key=key,
+            map_index=map_index,
+            value_json=value_json,
+            timestamp=_now(),
+        )
+        if not changed:
+            raise NotFound(
+                f"The XCom with key: `{key}` with mentioned task instance doesn't exist."
+            )
+        row = xcoms.get_entry(conn, dag_id, dag_run_id, task_id, key, map_index)
+    assert row is not None
+    return row
+
+
+def delete_xcom(
+    engine: Engine, dag_id: str, dag_run_id: str, task_id: str, key: str, map_index: int
+) -> None:
+    """Delete one XCom.
+
+    Raises:
+        NotFound: no XCom with that key for the task instance and map_index.
+    """
+    with _write(engine) as conn:
+        deleted = xcoms.delete_entry(
+            conn, dag_id=dag_id, run_id=dag_run_id, task_id=task_id, key=key, map_index=map_index
+        )
+    if not deleted:
+        raise NotFound(f"The XCom with key: `{key}` with mentioned task instance doesn't exist.")
+
+
+# ------------------------------------------------------------------------ DAG runs
+
+
+def get_dag_run(engine: Engine, dag_id: str, dag_run_id: str) -> Row[Any]:
+    """A DAG run with its DAG's display name.
+
+    Raises:
+        NotFound: Airflow's message for a missing run.
+    """
+    with engine.connect() as conn:
+        row = registry.get_dag_run(conn, dag_id, dag_run_id)
+    if row is None:
+        raise NotFound(
+            f"The DagRun with dag_id: `{dag_id}` and run_id: `{dag_run_id}` was not found"
+        )
+    return row
+
+
+def list_dag_runs(
+    engine: Engine,
+    dag_id: str,
+    *,
+    limit: int,
+    offset: int,
+    order_by: Sequence[tuple[Any, bool]],
+) -> tuple[list[Row[Any]], int]:
+    """A page of DAG runs of ``dag_id`` (``~``: every DAG) and the total count.
+
+    Raises:
+        NotFound: ``dag_id`` is not ``~`` and no such DAG exists.
+    """
+    with engine.connect() as conn:
+        if dag_id != "~" and registry.get_dag(conn, dag_id) is None:
+            raise NotFound(f"The Dag with ID: `{dag_id}` was not found")
+        return registry.list_dag_runs(
+            conn, None if dag_id == "~" else dag_id, limit=limit, offset=offset, order_by=order_by
+        )
+
+
+def trigger_dag_run(
+    engine: Engine,
+    dag_id: str,
+    *,
+    dag_run_id: str | None,
+    logical_date: datetime | None,
+    run_after: datetime | None,
+    data_interval: tuple[datetime, datetime] | None,
+    conf: dict[str, Any] | None,
+    note: str | None,
+    triggered_by: str,
+    user_name: str | None,
+) -> Row[Any]:
+    """Create a manual DAG run in state ``queued``, as Airflow's trigger endpoint does.
+
+    Without ``dag_run_id`` the id is ``manual__<logical_date or run_after, ISO 8601>``;
+    with a logical_date and no data interval, the interval is that instant.
+
+    Raises:
+        NotFound: no such DAG.
+        Conflict: the dag_run_id exists for this DAG.
+    """
+    now = _now()
+    run_after = run_after or now
+    if run_after.tzinfo is None:
+        run_after = run_after.replace(tzinfo=timezone.utc)
+    if logical_date is not None and data_interval is None:
+        data_interval = (logical_date, logical_date)
+    if dag_run_id is None:
+        dag_run_id = f"manual__{(logical_date or run_after).isoformat()}"
+    with _write(engine) as conn:
+        if registry.get_dag(conn, dag_id) is None:
+            raise NotFound(f"Dag with dag_id: '{dag_id}' not found")
+        try:
+            registry.create_dag_run(
+                conn,
+                registry.dag_run_columns(
+                    dag_id=dag_id,
+                    run_id=dag_run_id,
+                    logical_date=logical_date,
+                    run_after=run_after,
+                    data_interval=data_interval,
+                    queued_at=now,
+                    conf_json=values.encode(conf) if conf is not None else None,
+                    note=note,
+                    triggered_by=triggered_by,
+                    triggering_user_name=user_name,
+                ),
+            )
+        except registry.DagRunExists:
+            raise Conflict(
+                f"DAG Run with run_id: `{dag_run_id}` already exists for dag: `{dag_id}`"
+            ) from None
+        row = registry.get_dag_run(conn, dag_id, dag_run_id)
+    assert row is not None
+    return row
+
+
+# --------------------------------------------------------------------------- users
+
+
+def authenticate(engine: Engine, username: str, password: str) -> str | None:
+    """The role of the user when ``password`` is right, else None. Slow by design."""
+    from xcomkit.server.auth.passwords import verify_password
+
+    with engine.connect() as conn:
+        row = user_store.get_user(conn, username)
+    ok, new_hash = verify_password(row.password_hash if row else None, password)
+    if not ok or row is None:
+        return None
+    if new_hash:
+        with _write(engine) as conn:
+            user_store.set_password_hash(conn, username, new_hash)
+    return str(row.role)

@@ -1,0 +1,1 @@
+"""Storage: tables (schema), engine and migrations (db), and queries (xcoms, registry, users)."""

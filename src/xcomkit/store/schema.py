@@ -1,0 +1,146 @@
+"""SQL tables, in one place. Portable across SQLite and PostgreSQL.
+
+Shapes follow Apache Airflow 3.3.2 where a table has an Airflow counterpart: ids are
+``String(250)``, an XCom ``key`` is ``String(512)``, an XCom is unique on
+(dag run, task_id, map_index, key) and carries dag_id and run_id denormalized so the
+list filters need no join to find rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+ID_LEN = 250
+KEY_LEN = 512
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores fixed-width naive UTC text, which
+    sorts and compares correctly. Naive datetimes are taken to be UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+dag = Table(
+    "dag",
+    metadata,
+    Column("dag_id", String(ID_LEN), primary_key=True),
+    Column("dag_display_name", String(2000), nullable=False),
+)
+
+task = Table(
+    "task",
+    metadata,
+    Column("dag_id", String(ID_LEN), ForeignKey("dag.dag_id", ondelete="CASCADE"), nullable=False),
+    Column("task_id", String(ID_LEN), nullable=False),
+    Column("task_display_name", String(2000), nullable=False),
+    PrimaryKeyConstraint("dag_id", "task_id"),
+)
+
+dag_run = Table(
+    "dag_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dag_id", String(ID_LEN), ForeignKey("dag.dag_id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", String(ID_LEN), nullable=False),
+    Column("logical_date", UtcDateTime, nullable=True),
+    Column("run_after", UtcDateTime, nullable=False),
+    Column("data_interval_start", UtcDateTime, nullable=True),
+    Column("data_interval_end", UtcDateTime, nullable=True),
+    Column("queued_at", UtcDateTime, nullable=True),
+    Column("start_date", UtcDateTime, nullable=True),
+    Column("end_date", UtcDateTime, nullable=True),
+    Column("last_scheduling_decision", UtcDateTime, nullable=True),
+    Column("run_type", String(50), nullable=False),
+    Column("state", String(50), nullable=False),
+    Column("triggered_by", String(50), nullable=True),
+    Column("triggering_user_name", String(512), nullable=True),
+    Column("conf", Text, nullable=True),  # JSON text
+    Column("note", Text, nullable=True),
+    UniqueConstraint("dag_id", "run_id"),
+    Index("ix_dag_run_logical_date", "logical_date"),
+    Index("ix_dag_run_run_after", "run_after"),
+)
+
+xcom = Table(
+    "xcom",
+    metadata,
+    Column("dag_run_id", Integer, nullable=False),
+    Column("task_id", String(ID_LEN), nullable=False),
+    Column("map_index", Integer, nullable=False, server_default="-1"),
+    Column("key", String(KEY_LEN), nullable=False),
+    Column("dag_id", String(ID_LEN), nullable=False),
+    Column("run_id", String(ID_LEN), nullable=False),
+    Column("value", Text, nullable=True),  # compact JSON text, spliced into responses as is
+    Column("timestamp", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("dag_run_id", "task_id", "map_index", "key"),
+    ForeignKeyConstraint(["dag_run_id"], ["dag_run.id"], ondelete="CASCADE"),
+    # The default list order and the dag_id/task_id/run_id filters.
+    Index("ix_xcom_ti", "dag_id", "task_id", "run_id", "map_index", "key"),
+    Index("ix_xcom_key", "key"),
+    Index("ix_xcom_run_id", "run_id"),
+)
+
+user = Table(
+    "ab_user",
+    metadata,
+    Column("username", String(256), primary_key=True),
+    Column("password_hash", String(512), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+kv = Table(
+    "xcomkit_kv",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+)

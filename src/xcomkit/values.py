@@ -1,0 +1,146 @@
+"""XCom value rules, in one place: storage form, reserved keys, ``stringify`` and ``deserialize``.
+
+An XCom value is any JSON value. xcomkit stores it as compact JSON text (the form it
+arrived in, re-encoded once on write) and splices that text into responses unchanged,
+so a plain GET never parses and re-dumps the stored value.
+
+The read-side transforms follow Apache Airflow 3.3.2's ``GET .../xcomEntries/{key}``:
+
+* ``deserialize=true``: a stored JSON *string* whose content is itself JSON is parsed
+  once more (``"123"`` comes back as ``123``); any other value is returned as stored.
+* ``stringify=true``: the value is rendered with Python's ``str()``
+  (``{'a': [1, None]}``, ``True``); ``null`` stays ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+
+#: Keys that Airflow's serializer reserves for its own envelopes. A value that contains
+#: one of them, at any depth or inside a JSON string, is refused (Airflow: 422).
+RESERVED_KEYS: frozenset[str] = frozenset(
+    {
+        "__classname__",
+        "__version__",
+        "__data__",
+        "__id__",
+        "__cache__",
+        "__type",
+        "__source",
+        "__var",
+    }
+)
+
+#: Longest key a column holds (Airflow's ``xcom.key`` is ``String(512)``).
+MAX_KEY_LENGTH = 512
+#: Longest dag_id, task_id or run_id (Airflow's ``ID_LEN``).
+MAX_ID_LENGTH = 250
+
+
+class XComValueError(ValueError):
+    """A value that cannot be stored as an XCom. ``str(exc)`` is the user-facing reason."""
+
+
+def find_reserved_keys(value: Any, path: str = "value") -> tuple[str, list[str]] | None:
+    """Return ``(path, sorted reserved keys)`` for the first dict holding reserved keys.
+
+    Walks dicts and lists depth-first; a string whose content parses as a JSON object
+    or array is walked as well, because ``deserialize=true`` would re-parse it.
+    ``path`` renders like ``value.a[2].b``. Returns None when the value is clean.
+    """
+    if isinstance(value, str):
+        if not value or value[0] not in "[{ \t\r\n":
+            return None
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return None
+        if isinstance(decoded, (dict, list)):
+            return find_reserved_keys(decoded, path)
+        return None
+    if isinstance(value, dict):
+        found = RESERVED_KEYS.intersection(value)
+        if found:
+            return path, sorted(found)
+        for k, v in value.items():
+            hit = find_reserved_keys(v, f"{path}.{k}")
+            if hit:
+                return hit
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            hit = find_reserved_keys(item, f"{path}[{i}]")
+            if hit:
+                return hit
+    return None
+
+
+def check_value(value: Any) -> Any:
+    """Validate a request body's ``value``; return it unchanged.
+
+    Raises:
+        XComValueError: reserved serialization keys (Airflow's message), or a number
+            that has no JSON form (NaN, Infinity, or a float literal beyond float range).
+    """
+    hit = find_reserved_keys(value)
+    if hit:
+        path, keys = hit
+        raise XComValueError(
+            f"XCom {path} contains reserved serialization keys: {', '.join(keys)}. "
+            "These keys are reserved for internal use."
+        )
+    _check_finite(value)
+    return value
+
+
+def _check_finite(value: Any) -> None:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise XComValueError(
+                "XCom value contains a non-finite number (NaN or Infinity), which has no JSON form"
+            )
+    elif isinstance(value, dict):
+        for v in value.values():
+            _check_finite(v)
+    elif isinstance(value, list):
+        for v in value:
+            _check_finite(v)
+
+
+def encode(value: Any) -> str:
+    """Encode a checked value as the compact JSON text that is stored.
+
+    Python's encoder is used (not orjson) because request bodies may hold integers
+    beyond 64 bits, which must round-trip exactly.
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def decode(text: str | None) -> Any:
+    """Parse stored JSON text back to a Python value (``None`` for SQL NULL)."""
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # integers beyond 64 bits
+        return json.loads(text)
+
+
+def deserialize(value: Any) -> Any:
+    """Airflow's ``deserialize=true``: re-parse a stored JSON string, else return as is."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def stringify(value: Any) -> str | None:
+    """Airflow's ``stringify=true``: Python's ``str()`` of the value; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    return str(value)
