@@ -1,0 +1,146 @@
+"""Shared fixtures: an in-process app (``api``) and a real uvicorn server (``live_server``).
+
+Both start from tests/data/manifest.yaml and have one user per role, named after the
+role, with password ``<role>-password``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from xcomkit.manifest import load_manifest, read_manifest
+from xcomkit.server.app import create_app
+from xcomkit.server.auth.passwords import hash_password
+from xcomkit.server.auth.roles import ROLES
+from xcomkit.settings import Settings
+from xcomkit.store import users as user_store
+from xcomkit.store.db import make_engine, migrate
+
+MANIFEST = Path(__file__).parent / "data" / "manifest.yaml"
+XCOM_BASE = "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries"
+
+
+def password_for(role: str) -> str:
+    """The test password of the user named ``role``."""
+    return f"{role}-password"
+
+
+@pytest.fixture(scope="session")
+def password_hashes() -> dict[str, str]:
+    """One Argon2 hash per role, computed once (hashing is slow by design)."""
+    return {role: hash_password(password_for(role)) for role in ROLES}
+
+
+def prepare_database(url: str, password_hashes: dict[str, str]) -> Engine:
+    """Migrate ``url``, load the test manifest and add one user per role."""
+    engine = make_engine(url)
+    migrate(engine)
+    load_manifest(engine, read_manifest(MANIFEST))
+    with engine.begin() as conn:
+        for role, hashed in password_hashes.items():
+            user_store.upsert_user(conn, role, hashed, role)
+    return engine
+
+
+@dataclass
+class Api:
+    """An in-process xcomkit app with a TestClient and tokens per role."""
+
+    client: TestClient
+    engine: Engine
+    settings: Settings
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, role: str) -> str:
+        if role not in self._tokens:
+            r = self.client.post(
+                "/auth/token", json={"username": role, "password": password_for(role)}
+            )
+            assert r.status_code == 201, r.text
+            self._tokens[role] = r.json()["access_token"]
+        return self._tokens[role]
+
+    def headers(self, role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role)}"}
+
+    def xcom_url(self, dag_id: str = "xcom_demo", dag_run_id: str = "run_1",
+                 task_id: str = "extract", key: str | None = None) -> str:
+        url = XCOM_BASE.format(dag_id=dag_id, dag_run_id=dag_run_id, task_id=task_id)
+        return url if key is None else f"{url}/{key}"
+
+
+@pytest.fixture
+def api(tmp_path: Path, password_hashes: dict[str, str]) -> Iterator[Api]:
+    """A fresh app on a fresh SQLite file, for one test."""
+    url = f"sqlite:///{tmp_path / 'xcomkit.db'}"
+    engine = prepare_database(url, password_hashes)
+    settings = Settings(db=url, jwt_secret="test-secret-" + "x" * 40)
+    app = create_app(settings, engine=engine)
+    with TestClient(app) as client:
+        yield Api(client=client, engine=engine, settings=settings)
+    engine.dispose()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real uvicorn serving xcomkit on loopback."""
+
+    base_url: str
+    users: dict[str, tuple[str, str]]
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, role: str) -> str:
+        if role not in self._tokens:
+            username, password = self.users[role]
+            r = httpx.post(
+                f"{self.base_url}/auth/token", json={"username": username, "password": password}
+            )
+            assert r.status_code == 201, r.text
+            self._tokens[role] = r.json()["access_token"]
+        return self._tokens[role]
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, password_hashes: dict[str, str]
+) -> Iterator[LiveServer]:
+    """xcomkit under uvicorn on a free port, shared by the session (use unique keys)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'xcomkit.db'}"
+    engine = prepare_database(url, password_hashes)
+    app = create_app(Settings(db=url, jwt_secret="live-secret-" + "y" * 40), engine=engine)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield LiveServer(
+        base_url=f"http://127.0.0.1:{port}",
+        users={role: (role, password_for(role)) for role in ROLES},
+    )
+    server.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
