@@ -21,7 +21,7 @@ import re
 import tempfile
 import uuid
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import orjson
@@ -63,7 +63,7 @@ class ApiClient:
     """
 
     PRIMITIVE_TYPES = (float, bool, bytes, str, int)
-    NATIVE_TYPES_MAPPING: dict[str, Any] = {
+    NATIVE_TYPES_MAPPING: ClassVar[dict[str, Any]] = {
         "int": int,
         "long": int,
         "float": float,
@@ -75,7 +75,7 @@ class ApiClient:
         "UUID": uuid.UUID,
         "object": object,
     }
-    _default: ApiClient | None = None
+    _default: ClassVar[ApiClient | None] = None
 
     def __init__(
         self,
@@ -167,9 +167,7 @@ class ApiClient:
             for key, value in self.parameters_to_tuples(
                 self.sanitize_for_serialization(path_params), collection_formats
             ):
-                resource_path = resource_path.replace(
-                    "{" + key + "}", quote(str(value), safe=safe)
-                )
+                resource_path = resource_path.replace("{" + key + "}", quote(str(value), safe=safe))
         if post_params or files:
             post_params = self.parameters_to_tuples(
                 self.sanitize_for_serialization(post_params or []), collection_formats
@@ -245,8 +243,8 @@ class ApiClient:
         if response_type is None and str(status) not in types:
             response_type = types.get(str(status)[0] + "XX", types.get("default"))
 
-        response_text = None
-        return_data = None
+        response_text: str | None = None
+        return_data: Any = None
         try:
             if response_type in ("bytearray", "bytes"):
                 return_data = response_data.data
@@ -283,9 +281,7 @@ class ApiClient:
                 data = _loads(response_text)
             except ValueError:
                 data = response_text
-        elif content_type.startswith("application/json") or _JSON_CONTENT_TYPE.match(
-            content_type
-        ):
+        elif content_type.startswith("application/json") or _JSON_CONTENT_TYPE.match(content_type):
             data = "" if response_text == "" else _loads(response_text)
         elif _TEXT_CONTENT_TYPE.match(content_type):
             data = response_text

@@ -19,6 +19,7 @@ unsupported content type or a TLS error), ``reason`` (the HTTP reason phrase),
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -104,10 +105,8 @@ class ApiException(OpenApiException):
             if self.reason is None:
                 self.reason = http_resp.reason
             if self.body is None:
-                try:
+                with contextlib.suppress(Exception):
                     self.body = http_resp.data.decode("utf-8")
-                except Exception:
-                    pass
             self.headers = http_resp.headers
 
     @classmethod

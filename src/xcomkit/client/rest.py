@@ -82,7 +82,7 @@ class RESTResponse:
 
     __slots__ = ("data", "reason", "response", "status")
 
-    def __init__(self, resp: urllib3.HTTPResponse) -> None:
+    def __init__(self, resp: urllib3.BaseHTTPResponse) -> None:
         self.response = resp
         self.status: int = resp.status
         self.reason: str | None = resp.reason

@@ -21,7 +21,8 @@ _VALIDATORS: dict[Callable[..., Any], Callable[..., inspect.BoundArguments]] = {
 
 
 def validated(method: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Validate ``method``'s arguments (``args[0]`` is ``self``) with pydantic.
+    """Validate ``method``'s arguments (``args[0]`` is ``self``; pass the rest by name, so
+    errors name the parameter) with pydantic.
 
     ``method``'s annotations must be objects, not strings (its module must not use
     ``from __future__ import annotations``).

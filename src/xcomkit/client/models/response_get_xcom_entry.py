@@ -26,6 +26,16 @@ class ResponseGetXcomEntry(AnyOfModel):
 
     any_of_schemas: ClassVar[set[str]] = {"XComResponseNative", "XComResponseString"}
 
+    def __getattr__(self, name: str) -> Any:
+        # Not a field of the wrapper: answer from the wrapped XCom (``.value``, ``.key`` ...).
+        try:
+            return super().__getattr__(name)  # type: ignore[misc]
+        except AttributeError:
+            inner = self.__dict__.get("actual_instance")
+            if inner is None or name.startswith("_"):
+                raise
+            return getattr(inner, name)
+
     @classmethod
     def _check(cls, value: Any) -> Any:
         if isinstance(value, (XComResponseNative, XComResponseString)):
