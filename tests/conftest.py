@@ -6,6 +6,7 @@ role, with password ``<role>-password``.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -63,12 +64,9 @@ class Api:
     _tokens: dict[str, str] = field(default_factory=dict)
 
     def token(self, role: str) -> str:
+        """A token for the user named ``role`` (issued directly; login has its own tests)."""
         if role not in self._tokens:
-            r = self.client.post(
-                "/auth/token", json={"username": role, "password": password_for(role)}
-            )
-            assert r.status_code == 201, r.text
-            self._tokens[role] = r.json()["access_token"]
+            self._tokens[role] = self.client.app.state.ctx.tokens.issue(role, role)
         return self._tokens[role]
 
     def headers(self, role: str = "admin") -> dict[str, str]:
@@ -80,12 +78,28 @@ class Api:
         return url if key is None else f"{url}/{key}"
 
 
+TEST_SECRET = "test-secret-" + "x" * 64
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory, password_hashes: dict[str, str]) -> Path:
+    """A migrated, loaded SQLite file that each ``api`` test starts from a copy of."""
+    path = tmp_path_factory.mktemp("template") / "xcomkit.db"
+    engine = prepare_database(f"sqlite:///{path}", password_hashes)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def api(tmp_path: Path, password_hashes: dict[str, str]) -> Iterator[Api]:
+def api(tmp_path: Path, template_db: Path) -> Iterator[Api]:
     """A fresh app on a fresh SQLite file, for one test."""
-    url = f"sqlite:///{tmp_path / 'xcomkit.db'}"
-    engine = prepare_database(url, password_hashes)
-    settings = Settings(db=url, jwt_secret="test-secret-" + "x" * 40)
+    path = tmp_path / "xcomkit.db"
+    shutil.copyfile(template_db, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    settings = Settings(db=url, jwt_secret=TEST_SECRET)
     app = create_app(settings, engine=engine)
     with TestClient(app) as client:
         yield Api(client=client, engine=engine, settings=settings)
@@ -125,7 +139,7 @@ def live_server(
     """xcomkit under uvicorn on a free port, shared by the session (use unique keys)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'xcomkit.db'}"
     engine = prepare_database(url, password_hashes)
-    app = create_app(Settings(db=url, jwt_secret="live-secret-" + "y" * 40), engine=engine)
+    app = create_app(Settings(db=url, jwt_secret=TEST_SECRET), engine=engine)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
