@@ -8,7 +8,6 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-import orjson
 
 from ._base import (
     JSON_HEADERS,
@@ -18,13 +17,16 @@ from ._base import (
     connection_error,
     default_headers,
     dump_json,
+    entry_from,
     error_for,
     is_token_problem,
     list_params,
     login_body,
+    page_from,
     query_string,
     token_from_login,
 )
+from ._wire import AsyncHttpxWire, Response, WireError
 from .errors import XComConflict
 from .models import XComEntry, XComPage
 
@@ -37,9 +39,10 @@ class AsyncXComClient:
     """Asyncio client for the XCom endpoints of an Airflow 3.3 (or xcomkit) API server.
 
     The same API as :class:`~xcomkit.modern.XComClient`, every call a coroutine, and
-    :meth:`aiter_entries` for :meth:`~xcomkit.modern.XComClient.iter_entries`. One
-    :class:`httpx.AsyncClient` per instance; use ``async with`` or ``await close()``.
-    Safe to share between tasks of one event loop.
+    :meth:`aiter_entries` for :meth:`~xcomkit.modern.XComClient.iter_entries`.
+
+    One :class:`httpx.AsyncClient` (one connection pool) per instance; use ``async with``
+    or ``await close()``. Safe to share between tasks of one event loop.
 
     Args:
         base_url: the server root, e.g. ``"http://127.0.0.1:8080"`` (no ``/api/v2``).
@@ -86,18 +89,15 @@ class AsyncXComClient:
         headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
-        self._urls = Endpoints(base_url)
+        wire_headers = default_headers(headers)
+        self._wire = AsyncHttpxWire(
+            base_url, timeout=timeout, verify=verify, headers=wire_headers, transport=transport
+        )
+        self._urls = Endpoints(self._wire.prefix)
         self._tokens = TokenState(username, password, token)
         self._retry = RetryPolicy(retries, backoff, max_backoff)
         self._sleep = sleep or asyncio.sleep
         self._lock = asyncio.Lock()
-        self._http = httpx.AsyncClient(
-            headers=default_headers(headers),
-            timeout=timeout,
-            transport=transport,
-            verify=verify,
-            follow_redirects=False,
-        )
         self._plain_headers: dict[str, str] = {}
         self._json_headers: dict[str, str] = dict(JSON_HEADERS)
         if self._tokens.token is not None:
@@ -107,7 +107,7 @@ class AsyncXComClient:
 
     async def close(self) -> None:
         """Close the connection pool. The client cannot be used afterwards."""
-        await self._http.aclose()
+        await self._wire.close()
 
     async def __aenter__(self) -> AsyncXComClient:
         return self
@@ -156,7 +156,7 @@ class AsyncXComClient:
             if not overwrite:
                 raise
             return await self.update(dag_id, dag_run_id, task_id, key, value, map_index=map_index)
-        return XComEntry.from_json(orjson.loads(response.content))
+        return entry_from(response)
 
     async def pull(
         self,
@@ -192,7 +192,7 @@ class AsyncXComClient:
                 }
             )
         response = await self._send("GET", url)
-        return XComEntry.from_json(orjson.loads(response.content))
+        return entry_from(response)
 
     async def update(
         self,
@@ -216,7 +216,7 @@ class AsyncXComClient:
         body = dump_json({"value": value, "map_index": map_index})
         url = self._urls.xcom_entry(dag_id, dag_run_id, task_id, key)
         response = await self._send("PATCH", url, body)
-        return XComEntry.from_json(orjson.loads(response.content))
+        return entry_from(response)
 
     async def delete(
         self,
@@ -270,7 +270,7 @@ class AsyncXComClient:
         params = list_params(key, map_index, limit, offset, order_by, filters)
         url = self._urls.xcom_entries(dag_id, dag_run_id, task_id) + query_string(params)
         response = await self._send("GET", url)
-        return XComPage.from_json(orjson.loads(response.content), offset)
+        return page_from(response, offset)
 
     async def aiter_entries(
         self,
@@ -287,9 +287,10 @@ class AsyncXComClient:
     ) -> AsyncIterator[XComEntry]:
         """Every matching entry, fetching pages of ``page_size`` (max 100) as it goes.
 
-        Same filters as :meth:`list`; use with ``async for``. Entries written or deleted
-        while iterating may be seen twice or missed (offset paging), as with any paged
-        listing.
+        Same filters as :meth:`list`; use with ``async for``.
+
+        Entries written or deleted while iterating may be seen twice or missed (offset
+        paging), as with any paged listing.
         """
         while True:
             page = await self.list(
@@ -337,7 +338,7 @@ class AsyncXComClient:
         *,
         idempotent: bool = True,
         authenticated: bool = True,
-    ) -> httpx.Response:
+    ) -> Response:
         """Send one call with retries and token refresh; return the 2xx response.
 
         Raises:
@@ -357,11 +358,11 @@ class AsyncXComClient:
                 headers = JSON_HEADERS
             sent_token = tokens.token
             try:
-                response = await self._http.request(method, url, content=content, headers=headers)
-            except httpx.TransportError as exc:
+                response = await self._wire.request(method, url, content, headers)
+            except WireError as exc:
                 delay = retry.delay_for_transport_error(attempt, exc, idempotent)
                 if delay is None:
-                    raise connection_error(method, url, exc) from exc
+                    raise connection_error(method, self._wire.origin + url, exc) from exc
                 await self._sleep(delay)
                 attempt += 1
                 continue

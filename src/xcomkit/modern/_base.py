@@ -2,7 +2,7 @@
 
 No I/O here. :class:`~xcomkit.modern.XComClient` and
 :class:`~xcomkit.modern.AsyncXComClient` each run the same request loop over their own
-httpx client and ask this module what to send, whether to retry and what to raise.
+wire (see ``_wire``) and ask this module what to send, whether to retry and what to raise.
 """
 
 from __future__ import annotations
@@ -16,21 +16,14 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import httpx
 import orjson
 
+from ._wire import Response, WireError
 from .errors import XComAuthError, XComConnectionError, XComError, error_class_for
+from .models import XComEntry, XComPage
 
 # Statuses worth another try: the server (or a proxy) says "not now", not "no".
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-
-# Transport errors raised before any byte of the request left this process: a POST
-# that failed this way was never seen by the server, so it is safe to send again.
-NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-)
 
 # A token is treated as expired this many seconds before its ``exp``, so that it does
 # not run out while the request is in flight.
@@ -187,7 +180,7 @@ class RetryPolicy:
         """Jittered exponential delay (seconds) before retry number ``attempt`` (0-based)."""
         return self.random.uniform(0.0, min(self.max_backoff, self.backoff * (2**attempt)))
 
-    def delay_for_status(self, attempt: int, response: httpx.Response) -> float | None:
+    def delay_for_status(self, attempt: int, response: Response) -> float | None:
         """Seconds to wait before retrying ``response``, or ``None`` not to retry."""
         if attempt >= self.retries or response.status_code not in RETRY_STATUSES:
             return None
@@ -199,21 +192,21 @@ class RetryPolicy:
         return retry_after
 
     def delay_for_transport_error(
-        self, attempt: int, exc: httpx.TransportError, idempotent: bool
+        self, attempt: int, exc: WireError, idempotent: bool
     ) -> float | None:
         """Seconds to wait before resending after ``exc``, or ``None`` not to retry.
 
         Idempotent requests are resent after any transport error; others only when the
-        error happened before the request was sent (:data:`NOT_SENT_ERRORS`).
+        request never reached the server (the connection could not be made).
         """
         if attempt >= self.retries:
             return None
-        if not idempotent and not isinstance(exc, NOT_SENT_ERRORS):
+        if not idempotent and exc.sent:
             return None
         return self.backoff_delay(attempt)
 
 
-def response_detail(response: httpx.Response) -> Any:
+def response_detail(response: Response) -> Any:
     """Airflow's ``detail`` of an error response, or the body text if it has none."""
     content = response.content
     if not content:
@@ -227,7 +220,7 @@ def response_detail(response: httpx.Response) -> Any:
     return body
 
 
-def is_token_problem(response: httpx.Response) -> bool:
+def is_token_problem(response: Response) -> bool:
     """True for answers a fresh token could cure: 401, or 403 ``"Invalid JWT token"``.
 
     Airflow answers an expired token with 403 ``"Invalid JWT token"``; a 403
@@ -239,45 +232,83 @@ def is_token_problem(response: httpx.Response) -> bool:
     return status == 403 and response_detail(response) == "Invalid JWT token"
 
 
-def error_for(response: httpx.Response) -> XComError:
+def error_for(response: Response) -> XComError:
     """The typed exception for an error ``response`` (status >= 400)."""
     status = response.status_code
     detail = response_detail(response)
-    request = response.request
-    method = request.method
-    url = str(request.url)
+    method = response.method
+    url = response.url
     message = f"{method} {url} -> {status}: {detail}"
     return error_class_for(status)(message, status=status, detail=detail, method=method, url=url)
 
 
-def connection_error(method: str, url: str, exc: httpx.TransportError) -> XComError:
-    """An :class:`XComConnectionError` for a request that got no answer."""
-    return XComConnectionError(
-        f"{method} {url} failed: {type(exc).__name__}: {exc}", method=method, url=url
+def entry_from(response: Response) -> XComEntry:
+    """The :class:`XComEntry` of a 200/201 answer.
+
+    Raises:
+        XComError: the body is not an XCom entry (not JSON, or fields missing).
+    """
+    try:
+        return XComEntry.from_json(orjson.loads(response.content))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise _unexpected(response, exc) from exc
+
+
+def page_from(response: Response, offset: int) -> XComPage:
+    """The :class:`XComPage` of a 200 list answer.
+
+    Raises:
+        XComError: the body is not an XCom collection.
+    """
+    try:
+        return XComPage.from_json(orjson.loads(response.content), offset)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise _unexpected(response, exc) from exc
+
+
+def _unexpected(response: Response, exc: Exception) -> XComError:
+    return XComError(
+        f"{response.method} {response.url} -> {response.status_code}: unexpected body "
+        f"({type(exc).__name__}: {exc}): {response.text[:200]!r}",
+        status=response.status_code,
+        detail=response.text,
+        method=response.method,
+        url=response.url,
     )
 
 
+def connection_error(method: str, url: str, exc: WireError) -> XComError:
+    """An :class:`XComConnectionError` for a request that got no answer."""
+    return XComConnectionError(f"{method} {url} failed: {exc}", method=method, url=url)
+
+
 class Endpoints:
-    """URL builder for one server: ``{base_url}/api/v2/...`` and ``{base_url}/auth/token``."""
+    """Request targets (path and query, without the origin) under ``base_url``'s path.
+
+    ``prefix`` is the path part of ``base_url`` (``""`` for ``http://host:8080``), so
+    ``xcom_entries`` gives ``{prefix}/api/v2/dags/.../xcomEntries`` and ``token`` gives
+    ``{prefix}/auth/token``.
+    """
 
     __slots__ = ("api", "token")
 
-    def __init__(self, base_url: str) -> None:
-        base = base_url.rstrip("/")
-        if not base.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
-        self.api = base + "/api/v2"
-        self.token = base + "/auth/token"
+    def __init__(self, prefix: str) -> None:
+        self.api = prefix + "/api/v2"
+        self.token = prefix + "/auth/token"
 
     def xcom_entries(self, dag_id: str, dag_run_id: str, task_id: str) -> str:
-        """URL of the collection ``.../taskInstances/{task_id}/xcomEntries``."""
+        """Target of the collection ``.../taskInstances/{task_id}/xcomEntries``."""
         return (
             f"{self.api}/dags/{quote_id(dag_id)}/dagRuns/{quote_id(dag_run_id)}"
             f"/taskInstances/{quote_id(task_id)}/xcomEntries"
         )
 
     def xcom_entry(self, dag_id: str, dag_run_id: str, task_id: str, key: str) -> str:
-        """URL of one entry ``.../xcomEntries/{key}`` (``/`` in the key kept)."""
+        """Target of one entry ``.../xcomEntries/{key}`` (``/`` in the key kept).
+
+        Raises:
+            ValueError: ``key`` is empty.
+        """
         if not key:
             raise ValueError("key must be a non-empty string")
         return f"{self.xcom_entries(dag_id, dag_run_id, task_id)}/{quote_key(key)}"
@@ -288,7 +319,7 @@ def login_body(username: str, password: str) -> bytes:
     return orjson.dumps({"username": username, "password": password})
 
 
-def token_from_login(response: httpx.Response) -> str:
+def token_from_login(response: Response) -> str:
     """The ``access_token`` of a ``POST /auth/token`` answer.
 
     Raises:
@@ -304,7 +335,7 @@ def token_from_login(response: httpx.Response) -> str:
             status=response.status_code,
             detail=response.text,
             method="POST",
-            url=str(response.request.url),
+            url=response.url,
         )
     return token
 

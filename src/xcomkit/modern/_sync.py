@@ -9,7 +9,6 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-import orjson
 
 from ._base import (
     JSON_HEADERS,
@@ -19,13 +18,16 @@ from ._base import (
     connection_error,
     default_headers,
     dump_json,
+    entry_from,
     error_for,
     is_token_problem,
     list_params,
     login_body,
+    page_from,
     query_string,
     token_from_login,
 )
+from ._wire import HttpxWire, Response, StdlibWire, WireError
 from .errors import XComConflict
 from .models import XComEntry, XComPage
 
@@ -37,8 +39,9 @@ _PAGE_MAX = 100
 class XComClient:
     """Blocking client for the XCom endpoints of an Airflow 3.3 (or xcomkit) API server.
 
-    One :class:`httpx.Client` (one connection pool) per instance; use it as a context
-    manager or call :meth:`close`. Safe to share between threads.
+    One connection pool per instance (HTTP/1.1 keep-alive over :mod:`http.client`, or
+    an :class:`httpx.Client` when ``transport`` is given); use it as a context manager
+    or call :meth:`close`. Safe to share between threads.
 
     Args:
         base_url: the server root, e.g. ``"http://127.0.0.1:8080"`` (no ``/api/v2``).
@@ -58,7 +61,8 @@ class XComClient:
             ``Retry-After`` the server sent (seconds or HTTP date; one longer than
             ``max_backoff`` is not waited for: the error is raised).
         max_backoff: the cap of one wait, seconds.
-        transport: an httpx transport (e.g. :class:`httpx.MockTransport` in tests).
+        transport: an httpx transport (e.g. :class:`httpx.MockTransport` in tests);
+            given, requests go through an :class:`httpx.Client` over it.
         verify: TLS verification, as httpx takes it (bool, CA path or SSLContext).
         headers: extra headers sent with every request.
         sleep: the function that waits (default :func:`time.sleep`); tests pass a fake.
@@ -85,18 +89,19 @@ class XComClient:
         headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self._urls = Endpoints(base_url)
+        wire_headers = default_headers(headers)
+        self._wire: StdlibWire | HttpxWire
+        if transport is None:
+            self._wire = StdlibWire(base_url, timeout=timeout, verify=verify, headers=wire_headers)
+        else:
+            self._wire = HttpxWire(
+                base_url, timeout=timeout, verify=verify, headers=wire_headers, transport=transport
+            )
+        self._urls = Endpoints(self._wire.prefix)
         self._tokens = TokenState(username, password, token)
         self._retry = RetryPolicy(retries, backoff, max_backoff)
         self._sleep = sleep or time.sleep
         self._lock = threading.Lock()
-        self._http = httpx.Client(
-            headers=default_headers(headers),
-            timeout=timeout,
-            transport=transport,
-            verify=verify,
-            follow_redirects=False,
-        )
         self._plain_headers: dict[str, str] = {}
         self._json_headers: dict[str, str] = dict(JSON_HEADERS)
         if self._tokens.token is not None:
@@ -106,7 +111,7 @@ class XComClient:
 
     def close(self) -> None:
         """Close the connection pool. The client cannot be used afterwards."""
-        self._http.close()
+        self._wire.close()
 
     def __enter__(self) -> XComClient:
         return self
@@ -155,7 +160,7 @@ class XComClient:
             if not overwrite:
                 raise
             return self.update(dag_id, dag_run_id, task_id, key, value, map_index=map_index)
-        return XComEntry.from_json(orjson.loads(response.content))
+        return entry_from(response)
 
     def pull(
         self,
@@ -191,7 +196,7 @@ class XComClient:
                 }
             )
         response = self._send("GET", url)
-        return XComEntry.from_json(orjson.loads(response.content))
+        return entry_from(response)
 
     def update(
         self,
@@ -215,7 +220,7 @@ class XComClient:
         body = dump_json({"value": value, "map_index": map_index})
         url = self._urls.xcom_entry(dag_id, dag_run_id, task_id, key)
         response = self._send("PATCH", url, body)
-        return XComEntry.from_json(orjson.loads(response.content))
+        return entry_from(response)
 
     def delete(
         self,
@@ -269,7 +274,7 @@ class XComClient:
         params = list_params(key, map_index, limit, offset, order_by, filters)
         url = self._urls.xcom_entries(dag_id, dag_run_id, task_id) + query_string(params)
         response = self._send("GET", url)
-        return XComPage.from_json(orjson.loads(response.content), offset)
+        return page_from(response, offset)
 
     def iter_entries(
         self,
@@ -286,8 +291,10 @@ class XComClient:
     ) -> Iterator[XComEntry]:
         """Every matching entry, fetching pages of ``page_size`` (max 100) as it goes.
 
-        Same filters as :meth:`list`. Entries written or deleted while iterating may be
-        seen twice or missed (offset paging), as with any paged listing.
+        Same filters as :meth:`list`.
+
+        Entries written or deleted while iterating may be seen twice or missed (offset
+        paging), as with any paged listing.
         """
         while True:
             page = self.list(
@@ -334,7 +341,7 @@ class XComClient:
         *,
         idempotent: bool = True,
         authenticated: bool = True,
-    ) -> httpx.Response:
+    ) -> Response:
         """Send one call with retries and token refresh; return the 2xx response.
 
         Raises:
@@ -354,11 +361,11 @@ class XComClient:
                 headers = JSON_HEADERS
             sent_token = tokens.token
             try:
-                response = self._http.request(method, url, content=content, headers=headers)
-            except httpx.TransportError as exc:
+                response = self._wire.request(method, url, content, headers)
+            except WireError as exc:
                 delay = retry.delay_for_transport_error(attempt, exc, idempotent)
                 if delay is None:
-                    raise connection_error(method, url, exc) from exc
+                    raise connection_error(method, self._wire.origin + url, exc) from exc
                 self._sleep(delay)
                 attempt += 1
                 continue
