@@ -106,7 +106,9 @@ def ensure_venv(path: Path | None = None, extra: tuple[str, ...] = ()) -> Path:
     return path
 
 
-def _run(cmd: list[str], what: str, env: dict[str, str] | None = None, timeout: float = 1800) -> str:
+def _run(
+    cmd: list[str], what: str, env: dict[str, str] | None = None, timeout: float = 1800
+) -> str:
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if result.returncode != 0:
         raise ReferenceStartError(
@@ -193,7 +195,9 @@ class ReferenceAirflow:
                 timeout=30,
             )
             if response.status_code != 201:
-                raise ReferenceStartError(f"login as {role}: {response.status_code} {response.text}")
+                raise ReferenceStartError(
+                    f"login as {role}: {response.status_code} {response.text}"
+                )
             self._tokens[role] = response.json()["access_token"]
         return self._tokens[role]
 
@@ -222,7 +226,9 @@ class ReferenceAirflow:
             shutil.rmtree(self.home, ignore_errors=True)
 
 
-def airflow_env(home: Path, dags_folder: Path, jwt_secret: str, db_url: str | None) -> dict[str, str]:
+def airflow_env(
+    home: Path, dags_folder: Path, jwt_secret: str, db_url: str | None
+) -> dict[str, str]:
     """The environment for every ``airflow`` subprocess of one reference instance."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
     env.update(
@@ -258,7 +264,9 @@ def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, log: Path, deadlin
             pass
         time.sleep(delay)
         delay = min(delay * 1.5, 1.0)
-    raise ReferenceStartError(f"api-server not ready in {deadline_s}s; log tail:\n{log.read_text()[-4000:]}")
+    raise ReferenceStartError(
+        f"api-server not ready in {deadline_s}s; log tail:\n{log.read_text()[-4000:]}"
+    )
 
 
 def _wait_passwords(home: Path, deadline_s: float = 30) -> dict[str, str]:
@@ -311,8 +319,9 @@ def start_reference(
     (dags / "xcomkit_manifest_dags.py").write_text(dag_file_source(manifest))
     jwt_secret = secrets.token_hex(32)
     env = airflow_env(home, dags, jwt_secret, db_url)
-    ref = ReferenceAirflow(base_url="", home=home, passwords={}, jwt_secret=jwt_secret,
-                           _owns_home=owns_home)
+    ref = ReferenceAirflow(
+        base_url="", home=home, passwords={}, jwt_secret=jwt_secret, _owns_home=owns_home
+    )
     try:
         _run([airflow, "db", "migrate"], "migrate the Airflow database", env=env, timeout=600)
         _run([airflow, "dags", "reserialize"], "serialize the DAGs", env=env, timeout=600)
@@ -322,7 +331,10 @@ def start_reference(
         with open(log, "wb") as out:
             ref.process = subprocess.Popen(
                 [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         _wait_ready(ref.process, ref.base_url, log, ready_timeout)
         ref.passwords = _wait_passwords(home)
@@ -356,8 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "venv":
         print(ensure_venv())
         return 0
-    ref = start_reference(manifest_path=args.manifest, home=args.home, port=args.port,
-                          db_url=args.db_url)
+    ref = start_reference(
+        manifest_path=args.manifest, home=args.home, port=args.port, db_url=args.db_url
+    )
     try:
         print(f"base_url={ref.base_url}")
         print(f"airflow_home={ref.home}")
