@@ -96,7 +96,7 @@ class AsyncXComClient:
         self._urls = Endpoints(self._wire.prefix)
         self._tokens = TokenState(username, password, token)
         self._retry = RetryPolicy(retries, backoff, max_backoff)
-        self._sleep = sleep or asyncio.sleep
+        self._sleep = sleep if sleep is not None else asyncio.sleep
         self._lock = asyncio.Lock()
         self._plain_headers: dict[str, str] = {}
         self._json_headers: dict[str, str] = dict(JSON_HEADERS)

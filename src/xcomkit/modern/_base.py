@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -358,7 +358,7 @@ class TokenState:
     ``"Invalid JWT token"``.
     """
 
-    __slots__ = ("expires_at", "password", "token", "username")
+    __slots__ = ("clock", "expires_at", "password", "token", "username")
 
     def __init__(self, username: str | None, password: str | None, token: str | None) -> None:
         if (username is None) != (password is None):
@@ -367,6 +367,8 @@ class TokenState:
             raise ValueError("give either token or username/password, not both")
         self.username = username
         self.password = password
+        # Wall clock, seconds since the epoch (JWT ``exp`` is wall-clock time).
+        self.clock: Callable[[], float] = time.time
         self.token: str | None = None
         self.expires_at: float | None = None
         if token is not None:
@@ -390,4 +392,4 @@ class TokenState:
         if self.token is None:
             return True
         exp = self.expires_at
-        return exp is not None and time.time() >= exp - TOKEN_EXPIRY_LEEWAY
+        return exp is not None and self.clock() >= exp - TOKEN_EXPIRY_LEEWAY

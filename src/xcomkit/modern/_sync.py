@@ -100,7 +100,7 @@ class XComClient:
         self._urls = Endpoints(self._wire.prefix)
         self._tokens = TokenState(username, password, token)
         self._retry = RetryPolicy(retries, backoff, max_backoff)
-        self._sleep = sleep or time.sleep
+        self._sleep = sleep if sleep is not None else time.sleep
         self._lock = threading.Lock()
         self._plain_headers: dict[str, str] = {}
         self._json_headers: dict[str, str] = dict(JSON_HEADERS)
