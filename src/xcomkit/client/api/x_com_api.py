@@ -20,7 +20,7 @@ for its status (400 ``BadRequestException``, 401 ``UnauthorizedException``, 403
 # No ``from __future__ import annotations``: the argument validator reads these
 # annotations as objects (see _validation.validated).
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import urllib3
@@ -371,10 +371,10 @@ class XComApi:
         (case-insensitive substring, ``%``/``_`` wildcards, ``|`` OR, ``~`` all),
         ``*_prefix_pattern`` (case-sensitive prefix), ``map_index_filter`` (exact),
         ``logical_date_*``/``run_after_*`` bounds (datetimes, sent with
-        ``Configuration.datetime_format``), ``order_by`` (names from ``key, dag_id,
-        run_id, task_id, map_index, timestamp, run_after``; ``-`` prefix descending;
-        repeated in the query). ``limit`` defaults to 50 and is capped at 100 by the
-        server; ``offset`` defaults to 0.
+        ``Configuration.datetime_format``; naive ones are taken as UTC), ``order_by``
+        (names from ``key, dag_id, run_id, task_id, map_index, timestamp, run_after``;
+        ``-`` prefix descending; repeated in the query). ``limit`` defaults to 50 and is
+        capped at 100 by the server; ``offset`` defaults to 0.
 
         :returns: ``XComCollectionResponse`` (``xcom_entries`` without values,
             ``total_entries`` across pages).
@@ -525,6 +525,10 @@ class XComApi:
             elif isinstance(value, datetime):
                 if datetime_format is None:
                     datetime_format = self.api_client.configuration.datetime_format
+                if value.tzinfo is None:
+                    # Airflow compares with aware datetimes; a naive bound makes it answer
+                    # 500 (the official client sends it as is). Naive means UTC, as in Airflow.
+                    value = value.replace(tzinfo=timezone.utc)
                 query.append((name, value.strftime(datetime_format)))
             else:
                 query.append((name, value))
