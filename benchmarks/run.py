@@ -1,0 +1,891 @@
+"""xcomkit's performance harness (``make bench``): xcomkit vs Airflow 3.3.2 vs a bare app.
+
+In one run, side by side on this machine:
+
+1. installs wrk if missing (``apt-get install -y wrk``);
+2. starts xcomkit (one worker, fresh SQLite file, the test manifest, a benchmark admin),
+   ``benchmarks/bare_app.py`` under the same uvicorn, and, where its venv exists (or
+   ``--airflow`` forces it), Airflow 3.3.2's api-server through ``compat/airflow_ref.py``;
+3. puts the same 50 XComs on ``xcom_demo/run_1/extract`` of each;
+4. for each scenario, loads each server in turn with wrk (1 thread, 16 connections,
+   warm-up, then a fixed duration), with a bearer token:
+
+   (TI = /api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/extract/xcomEntries)
+   get_one          GET   TI/bench_key_0007
+   list_ti          GET   TI  (its 50 rows, one page)
+   list_wild        GET   /api/v2/dags/~/dagRuns/~/taskInstances/~/xcomEntries  (first page)
+   list_wild_filter GET   the same with ?xcom_key_pattern=bench_key_00
+   create           POST  .../xcom_demo/dagRuns/run_2/taskInstances/transform/xcomEntries
+                          (unique keys from a Lua counter)
+   update           PATCH TI/bench_key_00NN  (NN cycling over the 50 keys)
+
+5. with ``--scale`` (default): seeds a second database with 1,000,000 XComs over 10,000
+   DAG runs (``xcomkit.seed``), starts xcomkit on it next to the empty one and repeats the
+   read scenarios on both, interleaved;
+6. with ``--profile``: records py-spy samples of the xcomkit worker under get_one, list_ti
+   and create and summarizes where the time goes.
+
+Prints a table (req/s, ok/s, p50, p99, errors = non-2xx + socket errors, peak RSS) and
+ratios, and writes the same as JSON to ``benchmarks/results/<UTC timestamp>.json``.
+Numbers only: nothing here asserts a target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # compat.airflow_ref
+MANIFEST = REPO / "tests" / "data" / "manifest.yaml"
+RESULTS = REPO / "benchmarks" / "results"
+VENV_BIN = Path(sys.executable).parent
+XCOM_PATH = "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/{task}/xcomEntries"
+TI_PATH = XCOM_PATH.format(dag="xcom_demo", run="run_1", task="extract")
+CREATE_PATH = XCOM_PATH.format(dag="xcom_demo", run="run_2", task="transform")
+WILD_PATH = XCOM_PATH.format(dag="~", run="~", task="~")
+VALUE = {"rows": 1234, "path": "s3://bucket/data/part-0001.parquet", "ok": True}
+ENTRIES = 50
+BENCH_USER = "bench"
+
+log_lock = threading.Lock()
+
+
+def say(*parts: Any) -> None:
+    """Progress to stderr (the table and the JSON path go to stdout)."""
+    with log_lock:
+        print(*parts, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------ scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One wrk load: a request template; ``lua_request`` is a Lua ``request()`` body or ''."""
+
+    name: str
+    method: str
+    path: str
+    lua_request: str = ""
+    writes: bool = False
+
+
+SCENARIOS = [
+    Scenario("get_one", "GET", f"{TI_PATH}/bench_key_0007"),
+    Scenario("list_ti", "GET", TI_PATH),
+    Scenario("list_wild", "GET", WILD_PATH),
+    Scenario("list_wild_filter", "GET", f"{WILD_PATH}?xcom_key_pattern=bench_key_00"),
+    Scenario(
+        "create",
+        "POST",
+        CREATE_PATH,
+        lua_request=(
+            "  counter = counter + 1\n"
+            '  local body = string.format(\'{"key":"%s-%d","value":%s,"map_index":-1}\','
+            " prefix, counter, value)\n"
+            f'  return wrk.format("POST", "{CREATE_PATH}", nil, body)\n'
+        ),
+        writes=True,
+    ),
+    Scenario(
+        "update",
+        "PATCH",
+        f"{TI_PATH}/bench_key_0000",
+        lua_request=(
+            "  counter = counter + 1\n"
+            f"  local key = string.format('bench_key_%04d', counter % {ENTRIES})\n"
+            '  local body = string.format(\'{"value":{"v":%d,"tag":"%s"},"map_index":-1}\','
+            " counter, prefix)\n"
+            f'  return wrk.format("PATCH", "{TI_PATH}/" .. key, nil, body)\n'
+        ),
+        writes=True,
+    ),
+]
+READ_SCENARIOS = ["get_one", "list_ti", "list_wild", "list_wild_filter"]
+PROFILED = ["get_one", "list_ti", "create"]
+
+LUA_TEMPLATE = """\
+wrk.method = "{method}"
+wrk.headers["Authorization"] = "Bearer {token}"
+wrk.headers["Content-Type"] = "application/json"
+counter = 0
+prefix = "{prefix}"
+value = '{value}'
+{request_fn}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
+    '"status":%d,"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}}\\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    latency.mean))
+end
+"""
+
+
+def lua_script(scenario: Scenario, token: str, prefix: str, directory: Path) -> Path:
+    """Write the wrk Lua script for ``scenario`` and return its path."""
+    request_fn = (
+        f"request = function()\n{scenario.lua_request}end\n" if scenario.lua_request else ""
+    )
+    path = directory / f"{scenario.name}-{prefix}.lua"
+    path.write_text(
+        LUA_TEMPLATE.format(
+            method=scenario.method,
+            token=token,
+            prefix=prefix,
+            value=json.dumps(VALUE, separators=(",", ":")),
+            request_fn=request_fn,
+        )
+    )
+    return path
+
+
+# -------------------------------------------------------------------------- servers
+
+
+@dataclass
+class Server:
+    """A running server under test."""
+
+    name: str
+    base_url: str
+    token: str
+    pid: int
+    stop: Callable[[], None]
+    ready_s: float | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(proc: subprocess.Popen[bytes], url: str, started: float, deadline_s: float) -> float:
+    """Poll ``url`` until it answers 200; return seconds since ``started`` (perf_counter)."""
+    deadline = started + deadline_s
+    with httpx.Client(timeout=1) as client:
+        while time.perf_counter() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{url}: server exited with {proc.returncode}")
+            with contextlib.suppress(httpx.TransportError):
+                if client.get(url).status_code == 200:
+                    return time.perf_counter() - started
+            time.sleep(0.005)
+    raise RuntimeError(f"{url}: not ready after {deadline_s} s")
+
+
+def stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
+    def stop() -> None:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+    return stop
+
+
+def xcomkit_bin() -> str:
+    candidate = VENV_BIN / "xcomkit"
+    return str(candidate) if candidate.exists() else (shutil.which("xcomkit") or "xcomkit")
+
+
+def start_xcomkit(name: str, db_file: Path, workdir: Path) -> Server:
+    """Create the bench user, spawn ``xcomkit serve`` (one worker), time it to ready, log in."""
+    db = f"sqlite:///{db_file}"
+    password = secrets.token_urlsafe(16)
+    subprocess.run(
+        [
+            xcomkit_bin(),
+            "users",
+            "create",
+            BENCH_USER,
+            "--role",
+            "admin",
+            "--password",
+            password,
+            "--db",
+            db,
+        ],
+        check=True,
+        capture_output=True,
+        cwd=workdir,
+    )
+    port = free_port()
+    log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 (lives as long as the server)
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            xcomkit_bin(),
+            "serve",
+            "--db",
+            db,
+            "--dags",
+            str(MANIFEST),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_ready(proc, f"{base}/api/v2/monitor/health", started, 60)
+        response = httpx.post(
+            f"{base}/auth/token", json={"username": BENCH_USER, "password": password}, timeout=30
+        )
+        response.raise_for_status()
+    except BaseException:
+        stopper(proc)()
+        raise
+    return Server(name, base, response.json()["access_token"], proc.pid, stopper(proc), ready)
+
+
+def start_bare(workdir: Path) -> Server:
+    """Spawn the bare FastAPI app under uvicorn with xcomkit's settings (one worker)."""
+    port = free_port()
+    log = open(workdir / "bare.log", "wb")  # noqa: SIM115
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks.bare_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_ready(proc, f"{base}/api/v2/monitor/health", started, 60)
+    except BaseException:
+        stopper(proc)()
+        raise
+    return Server("bare", base, "unused", proc.pid, stopper(proc), ready)
+
+
+def start_airflow(db_url: str | None) -> Server:
+    """Airflow 3.3.2's api-server seeded from the manifest (compat/airflow_ref.py)."""
+    from compat.airflow_ref import start_reference
+
+    started = time.perf_counter()
+    ref = start_reference(manifest_path=MANIFEST, db_url=db_url)
+    assert ref.process is not None
+    say(f"  airflow up in {time.perf_counter() - started:.0f} s (migrate, serialize, start)")
+    return Server("airflow", ref.base_url, ref.token("admin"), ref.process.pid, ref.cleanup)
+
+
+def put_entries(server: Server) -> None:
+    """Create bench_key_0000..0049 on xcom_demo/run_1/extract (one by one)."""
+    headers = {"Authorization": f"Bearer {server.token}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
+        for i in range(ENTRIES):
+            body = {"key": f"bench_key_{i:04d}", "value": VALUE, "map_index": -1}
+            response = client.post(TI_PATH, json=body)
+            if response.status_code not in (201, 409):
+                raise RuntimeError(f"{server.name}: create {i}: {response.status_code}")
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _tree_rss(pid: int) -> int:
+    """RSS bytes of ``pid`` and its descendants (0 if gone)."""
+    try:
+        import psutil
+    except ImportError:
+        return _proc_rss(pid)
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def _proc_rss(pid: int) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def vm_hwm_mb(pid: int) -> float | None:
+    """The kernel's peak RSS (VmHWM) of ``pid`` in MiB, or None."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def reset_hwm(pid: int) -> bool:
+    """Reset VmHWM to the current RSS (``echo 5 > /proc/PID/clear_refs``); False if not allowed."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def rss_sampler(pid: int, every_s: float = 0.1) -> Iterator[dict[str, float]]:
+    """Sample the process tree's RSS while the block runs; ``peak_mb`` is set on exit."""
+    result: dict[str, float] = {"peak_mb": 0.0}
+    stop = threading.Event()
+
+    def loop() -> None:
+        peak = 0
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(pid))
+            stop.wait(every_s)
+        result["peak_mb"] = max(peak, _tree_rss(pid)) / 2**20
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        stop.set()
+        thread.join()
+
+
+# ------------------------------------------------------------------------------ wrk
+
+
+def ensure_wrk() -> str:
+    """Path to wrk, installing Debian's package if it is missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    say("wrk not found: apt-get install -y wrk")
+    install = ["apt-get", "install", "-y", "-q", "wrk"]
+    if subprocess.run(install, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True)
+        subprocess.run(install, check=True, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk is not installed and could not be installed")
+    return found
+
+
+@dataclass
+class Result:
+    """One measured load: a server under one scenario."""
+
+    server: str
+    scenario: str
+    phase: str  # "empty" or "1M"
+    requests: int
+    duration_s: float
+    rps: float
+    ok_rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    non_2xx: int
+    socket_errors: int
+    errors: int
+    peak_rss_mb: float
+    worker_hwm_mb: float | None = None
+
+
+def run_wrk(
+    wrk: str,
+    server: Server,
+    scenario: Scenario,
+    args: argparse.Namespace,
+    workdir: Path,
+    duration: float,
+    prefix: str,
+) -> dict[str, Any]:
+    script = lua_script(scenario, server.token, prefix, workdir)
+    cmd = [
+        wrk,
+        "-t1",
+        f"-c{args.connections}",
+        f"-d{max(1, round(duration))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        server.base_url + scenario.path,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    for line in proc.stdout.splitlines():
+        if line.startswith("WRKJSON "):
+            return dict(json.loads(line[len("WRKJSON ") :]))
+    raise RuntimeError(f"wrk gave no summary ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+
+
+def measure(
+    wrk: str,
+    server: Server,
+    scenario: Scenario,
+    args: argparse.Namespace,
+    workdir: Path,
+    phase: str,
+    track_hwm: bool,
+) -> Result:
+    """Warm up, then one measured wrk run with the server's memory sampled."""
+    tag = secrets.token_hex(3)
+    if args.warmup > 0:
+        run_wrk(wrk, server, scenario, args, workdir, args.warmup, f"w{tag}")
+    hwm_ok = track_hwm and reset_hwm(server.pid)
+    with rss_sampler(server.pid) as mem:
+        raw = run_wrk(wrk, server, scenario, args, workdir, args.duration, f"m{tag}")
+    seconds = raw["duration_us"] / 1e6
+    sock = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+    ok = raw["requests"] - raw["status"]
+    result = Result(
+        server=server.name,
+        scenario=scenario.name,
+        phase=phase,
+        requests=raw["requests"],
+        duration_s=round(seconds, 2),
+        rps=round(raw["requests"] / seconds, 1),
+        ok_rps=round(ok / seconds, 1),
+        p50_ms=raw["p50_us"] / 1000,
+        p90_ms=raw["p90_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        max_ms=raw["max_us"] / 1000,
+        non_2xx=raw["status"],
+        socket_errors=sock,
+        errors=raw["status"] + sock,
+        peak_rss_mb=round(mem["peak_mb"], 1),
+        worker_hwm_mb=round(vm_hwm_mb(server.pid) or 0, 1) if hwm_ok else None,
+    )
+    say(
+        f"  {phase:5} {server.name:14} {scenario.name:17} {result.rps:9.1f} req/s"
+        f"  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:8.2f} ms  errors {result.errors}"
+        f"  rss {result.peak_rss_mb:.0f} MB"
+    )
+    return result
+
+
+# -------------------------------------------------------------------------- profile
+
+
+def summarize_profile(raw_file: Path, top: int = 25) -> dict[str, Any]:
+    """Self and inclusive sample shares from py-spy's raw (collapsed) output."""
+    self_counts: Counter[str] = Counter()
+    incl_counts: Counter[str] = Counter()
+    buckets: Counter[str] = Counter()
+    total = 0
+    for line in raw_file.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [f for f in stack.split(";") if f and not f.startswith(("thread ", "process "))]
+        if not frames:
+            continue
+        total += count
+        self_counts[_short(frames[-1])] += count
+        for frame in {_short(f) for f in frames}:
+            incl_counts[frame] += count
+        buckets[_bucket(frames[-1])] += count
+
+    def share(counter: Counter[str]) -> list[tuple[str, float]]:
+        if not total:
+            return []
+        return [(k, round(100 * v / total, 1)) for k, v in counter.most_common(top)]
+
+    return {
+        "samples": total,
+        "self_pct_by_library": share(buckets),
+        "self_pct": share(self_counts),
+        "inclusive_pct": share(incl_counts),
+    }
+
+
+def _short(frame: str) -> str:
+    # "func (/path/to/site-packages/pkg/mod.py:123)" -> "func (pkg/mod.py:123)"
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")")
+    for marker in ("site-packages/", "/src/", "/lib/python3"):
+        if marker in where:
+            where = where.split(marker, 1)[1]
+            break
+    return f"{name} ({where})"
+
+
+def _bucket(frame: str) -> str:
+    where = frame.partition(" (")[2]
+    if "site-packages/" in where:
+        return where.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    if "/src/xcomkit/" in where or "xcomkit/" in where:
+        return "xcomkit"
+    if "/lib/python3" in where:
+        mod = where.split("/lib/python3", 1)[1].split("/", 2)[-1]
+        return "stdlib:" + mod.split("/", 1)[0].split(".py", 1)[0]
+    return where or frame
+
+
+def profile(
+    wrk: str, server: Server, args: argparse.Namespace, workdir: Path, out_dir: Path
+) -> dict[str, Any]:
+    """py-spy record on the xcomkit worker under get_one, list_ti and create."""
+    py_spy = VENV_BIN / "py-spy"
+    if not py_spy.exists():
+        say("  installing py-spy into the venv")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "py-spy"], check=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    found: dict[str, Any] = {}
+    by_name = {s.name: s for s in SCENARIOS}
+    for name in PROFILED:
+        scenario = by_name[name]
+        raw_file = out_dir / f"{name}.txt"
+        seconds = max(4, int(args.duration))
+        spy = subprocess.Popen(
+            [
+                str(py_spy),
+                "record",
+                "--pid",
+                str(server.pid),
+                "--duration",
+                str(seconds),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(raw_file),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(0.5)
+        run_wrk(wrk, server, scenario, args, workdir, seconds, f"p{secrets.token_hex(3)}")
+        _, err = spy.communicate(timeout=60)
+        if not raw_file.exists():
+            found[name] = {"error": err.decode()[-2000:]}
+            continue
+        found[name] = summarize_profile(raw_file)
+        say(f"  profiled {name}: {found[name]['samples']} samples -> {raw_file}")
+    return found
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def ratio(a: float, b: float) -> float | None:
+    return round(a / b, 2) if b else None
+
+
+def print_table(results: list[Result], out: Any = sys.stdout) -> None:
+    header = (
+        f"{'phase':5}  {'server':10}  {'scenario':17} {'req/s':>9} {'ok/s':>9} {'p50 ms':>8}"
+        f" {'p99 ms':>8} {'errors':>7} {'peak RSS MB':>11}"
+    )
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for r in results:
+        print(
+            f"{r.phase:5}  {r.server:10}  {r.scenario:17} {r.rps:9.1f} {r.ok_rps:9.1f}"
+            f" {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d} {r.peak_rss_mb:11.1f}",
+            file=out,
+        )
+
+
+def compute_ratios(results: list[Result]) -> list[dict[str, Any]]:
+    """Per scenario: xcomkit ok/s over Airflow's and over the bare app's; 1M over empty."""
+    empty = {(r.server, r.scenario): r for r in results if r.phase == "empty"}
+    rows = []
+    for s in SCENARIOS:
+        x = empty.get(("xcomkit", s.name))
+        if x is None:
+            continue
+        a = empty.get(("airflow", s.name))
+        b = empty.get(("bare", s.name))
+        rows.append(
+            {
+                "scenario": s.name,
+                "vs_airflow": ratio(x.ok_rps, a.ok_rps) if a else None,
+                "vs_bare": ratio(x.ok_rps, b.ok_rps) if b else None,
+                "p99_ms": x.p99_ms,
+                "errors": x.errors,
+            }
+        )
+    scale = {r.scenario: r for r in results if r.phase == "1M"}
+    same_time_empty = {r.scenario: r for r in results if r.phase == "empty@1M"}
+    for row in rows:
+        big = scale.get(row["scenario"])
+        base = same_time_empty.get(row["scenario"])
+        if big and base:
+            row["1M_vs_empty"] = ratio(big.ok_rps, base.ok_rps)
+            row["1M_p50_ms"] = big.p50_ms
+    return rows
+
+
+def print_ratios(rows: list[dict[str, Any]], out: Any = sys.stdout) -> None:
+    print(
+        f"{'scenario':17} {'x Airflow':>10} {'x bare':>8} {'p99 ms':>8} {'errors':>7}"
+        f" {'1M/empty':>9} {'1M p50 ms':>10}",
+        file=out,
+    )
+    for r in rows:
+
+        def f(v: Any, spec: str = ".2f") -> str:
+            return "-" if v is None else format(v, spec)
+
+        print(
+            f"{r['scenario']:17} {f(r['vs_airflow']):>10} {f(r['vs_bare']):>8}"
+            f" {f(r['p99_ms']):>8} {r['errors']:>7} {f(r.get('1M_vs_empty')):>9}"
+            f" {f(r.get('1M_p50_ms')):>10}",
+            file=out,
+        )
+
+
+def git_rev() -> str:
+    proc = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    )
+    return proc.stdout.strip() or "unknown"
+
+
+def airflow_available() -> bool:
+    from compat.airflow_ref import MARKER_NAME, venv_dir
+
+    return (venv_dir() / MARKER_NAME).exists() or (venv_dir() / "bin" / "airflow").exists()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=float, default=10, help="measured seconds per load")
+    p.add_argument("--warmup", type=float, default=3, help="warm-up seconds before each load")
+    p.add_argument("--connections", type=int, default=16)
+    p.add_argument(
+        "--scale",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure reads at 1,000,000 XComs (default: on)",
+    )
+    p.add_argument("--scale-xcoms", type=int, default=1_000_000)
+    p.add_argument("--scale-runs", type=int, default=10_000)
+    p.add_argument(
+        "--airflow",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="include Airflow 3.3.2 (default: if its venv exists)",
+    )
+    p.add_argument(
+        "--airflow-db",
+        default=None,
+        help="SQLAlchemy URL for Airflow's database (default: its SQLite)",
+    )
+    p.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="py-spy the xcomkit worker under get_one, list_ti, create (default: on)",
+    )
+    p.add_argument(
+        "--scenarios",
+        default=",".join(s.name for s in SCENARIOS),
+        help="comma-separated subset of: " + ", ".join(s.name for s in SCENARIOS),
+    )
+    p.add_argument("--output", type=Path, default=None, help="JSON file to write")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    wanted = [s for s in SCENARIOS if s.name in args.scenarios.split(",")]
+    wrk = ensure_wrk()
+    workdir = Path(tempfile.mkdtemp(prefix="xcomkit-bench-"))
+    include_airflow = airflow_available() if args.airflow is None else args.airflow
+    say(
+        f"bench: workdir {workdir}; {args.connections} connections, {args.duration:g} s loads"
+        f" after {args.warmup:g} s warm-up; airflow: {'yes' if include_airflow else 'no'}"
+    )
+
+    servers: list[Server] = []
+    results: list[Result] = []
+    report: dict[str, Any] = {
+        "meta": {
+            "timestamp": stamp,
+            "git": git_rev(),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "loadavg_at_start": os.getloadavg(),
+            },
+            "wrk": {
+                "threads": 1,
+                "connections": args.connections,
+                "duration_s": args.duration,
+                "warmup_s": args.warmup,
+                "timeout_s": 10,
+            },
+            "airflow_db": (args.airflow_db or "sqlite") if include_airflow else None,
+        },
+        "startup_s": {},
+    }
+    try:
+        say("starting servers")
+        xk = start_xcomkit("xcomkit", workdir / "empty.db", workdir)
+        servers.append(xk)
+        report["startup_s"]["xcomkit_empty"] = round(xk.ready_s or 0, 3)
+        say(f"  xcomkit ready {xk.ready_s:.2f} s after spawn")
+        bare = start_bare(workdir)
+        servers.append(bare)
+        report["startup_s"]["bare"] = round(bare.ready_s or 0, 3)
+        say(f"  bare app ready {bare.ready_s:.2f} s after spawn")
+        if include_airflow:
+            try:
+                servers.append(start_airflow(args.airflow_db))
+            except Exception as exc:  # the rest of the bench is still worth having
+                say(f"  airflow did not start, left out: {exc}")
+                report["meta"]["airflow_error"] = str(exc)[-2000:]
+        for server in servers:
+            if server.name != "bare":
+                put_entries(server)
+        report["meta"]["worker_rss_mb_idle"] = round(_proc_rss(xk.pid) / 2**20, 1)
+
+        say("loads (each scenario on each server in turn)")
+        for scenario in wanted:
+            for server in servers:
+                results.append(measure(wrk, server, scenario, args, workdir, "empty", server is xk))
+        for server in servers[1:]:
+            server.stop()
+        servers = [xk]
+
+        if args.profile:
+            say("profiling the xcomkit worker (py-spy)")
+            report["profile"] = profile(wrk, xk, args, workdir, RESULTS / f"profile-{stamp}")
+
+        if args.scale:
+            report["scale"] = scale_phase(wrk, xk, args, workdir, wanted, results, servers)
+    finally:
+        for server in servers:
+            with contextlib.suppress(Exception):
+                server.stop()
+
+    report["results"] = [asdict(r) for r in results]
+    report["ratios"] = compute_ratios(results)
+    report["meta"]["wall_s"] = round(time.perf_counter() - started, 1)
+    print()
+    print_table(results)
+    print()
+    print_ratios(report["ratios"])
+    print()
+    print(
+        "start-up (spawn -> first 200):",
+        ", ".join(f"{k} {v:.2f} s" for k, v in report["startup_s"].items()),
+    )
+    if "scale" in report:
+        s = report["scale"]
+        print(
+            f"seed: {s['xcoms']:,} XComs, {s['runs']:,} runs at {s['rows_per_s']:,.0f} rows/s;"
+            f" worker RSS at 1M: {s.get('worker_rss_mb_loaded')} MB"
+        )
+    output = args.output or RESULTS / f"{stamp}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {output}  ({report['meta']['wall_s']:.0f} s)")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def scale_phase(
+    wrk: str,
+    xk: Server,
+    args: argparse.Namespace,
+    workdir: Path,
+    wanted: list[Scenario],
+    results: list[Result],
+    servers: list[Server],
+) -> dict[str, Any]:
+    """Seed a 1M-row database, serve it beside the empty one, repeat the reads interleaved."""
+    from xcomkit.manifest import load_manifest, read_manifest
+    from xcomkit.seed import print_progress, seed
+    from xcomkit.store.db import make_engine, migrate
+
+    say(f"seeding {args.scale_xcoms:,} XComs over {args.scale_runs:,} DAG runs")
+    db_file = workdir / "big.db"
+    engine = make_engine(f"sqlite:///{db_file}")
+    migrate(engine)
+    load_manifest(engine, read_manifest(MANIFEST))
+    stats = seed(engine, xcoms=args.scale_xcoms, runs=args.scale_runs, progress=print_progress)
+    engine.dispose()
+    say(
+        f"  {stats.xcoms:,} XComs in {stats.xcoms_seconds:.1f} s: {stats.rate:,.0f} rows/s"
+        f" (+ {stats.runs:,} runs in {stats.runs_seconds:.1f} s)"
+    )
+    big = start_xcomkit("xcomkit_1M", db_file, workdir)
+    servers.append(big)
+    say(f"  xcomkit on 1M ready {big.ready_s:.2f} s after spawn")
+    put_entries(big)
+    info: dict[str, Any] = {
+        "xcoms": stats.xcoms,
+        "runs": stats.runs,
+        "seed_s": round(stats.xcoms_seconds, 2),
+        "rows_per_s": round(stats.rate),
+        "db_mb": round(db_file.stat().st_size / 2**20, 1),
+        "startup_s": round(big.ready_s or 0, 3),
+    }
+    for scenario in wanted:
+        if scenario.name not in READ_SCENARIOS:
+            continue
+        for server, phase in ((xk, "empty@1M"), (big, "1M")):
+            r = measure(wrk, server, scenario, args, workdir, phase, True)
+            r.server = "xcomkit"
+            results.append(r)
+    info["worker_rss_mb_loaded"] = round(_proc_rss(big.pid) / 2**20, 1)
+    info["worker_hwm_mb"] = vm_hwm_mb(big.pid)
+    return info
+
+
+if __name__ == "__main__":
+    sys.exit(main())
