@@ -7,6 +7,8 @@ The HTTP layer maps them to status codes; nothing here knows about requests.
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -17,13 +19,15 @@ from xcomkit import values
 from xcomkit.store import registry, xcoms
 from xcomkit.store import users as user_store
 
+log = logging.getLogger("xcomkit.service")
+
 
 class ServiceError(Exception):
     """Base of the errors an operation reports to its caller; ``detail`` is user-facing."""
 
     status_code = 400
 
-    def __init__(self, detail: str):
+    def __init__(self, detail: Any):
         super().__init__(detail)
         self.detail = detail
 
@@ -254,7 +258,8 @@ def trigger_dag_run(
 
     Raises:
         NotFound: no such DAG.
-        Conflict: the dag_run_id exists for this DAG.
+        Conflict: the dag_run_id or the logical_date is taken for this DAG (with
+            Airflow's unique-constraint ``detail`` object).
     """
     now = _now()
     run_after = run_after or now
@@ -284,8 +289,21 @@ def trigger_dag_run(
                 ),
             )
         except registry.DagRunExists:
+            # Airflow answers a taken run id or logical date with its generic
+            # unique-constraint body; the message names a lookup id for the server log.
+            lookup = secrets.token_urlsafe(6)[:8]
+            log.info(
+                "error id %s: DAG run %r or its logical date %s exists for dag %r",
+                lookup, dag_run_id, logical_date, dag_id,
+            )
             raise Conflict(
-                f"DAG Run with run_id: `{dag_run_id}` already exists for dag: `{dag_id}`"
+                {
+                    "reason": "Unique constraint violation",
+                    "statement": "hidden",
+                    "orig_error": "hidden",
+                    "message": "Serious error when handling your request. Check logs for more "
+                    f"details - you will find it in api server when you look for ID {lookup}",
+                }
             ) from None
         row = registry.get_dag_run(conn, dag_id, dag_run_id)
     assert row is not None

@@ -15,7 +15,6 @@ The read-side transforms follow Apache Airflow 3.3.2's ``GET .../xcomEntries/{ke
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import orjson
@@ -82,8 +81,7 @@ def check_value(value: Any) -> Any:
     """Validate a request body's ``value``; return it unchanged.
 
     Raises:
-        XComValueError: reserved serialization keys (Airflow's message), or a number
-            that has no JSON form (NaN, Infinity, or a float literal beyond float range).
+        XComValueError: reserved serialization keys, with Airflow's message.
     """
     hit = find_reserved_keys(value)
     if hit:
@@ -92,31 +90,30 @@ def check_value(value: Any) -> Any:
             f"XCom {path} contains reserved serialization keys: {', '.join(keys)}. "
             "These keys are reserved for internal use."
         )
-    _check_finite(value)
     return value
-
-
-def _check_finite(value: Any) -> None:
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise XComValueError(
-                "XCom value contains a non-finite number (NaN or Infinity), which has no JSON form"
-            )
-    elif isinstance(value, dict):
-        for v in value.values():
-            _check_finite(v)
-    elif isinstance(value, list):
-        for v in value:
-            _check_finite(v)
 
 
 def encode(value: Any) -> str:
     """Encode a checked value as the compact JSON text that is stored.
 
     Python's encoder is used (not orjson) because request bodies may hold integers
-    beyond 64 bits, which must round-trip exactly.
+    beyond 64 bits, which must round-trip exactly. Non-finite floats (``NaN``,
+    ``Infinity``, which Airflow accepts from Python's JSON parser) are kept as
+    Python writes them; :func:`is_plain_json` tells whether the text can be sent as is.
     """
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_NON_FINITE_TOKENS = ("NaN", "Infinity")
+
+
+def is_plain_json(text: str) -> bool:
+    """True when stored text is standard JSON that can be spliced into a response.
+
+    False when it may hold ``NaN`` or ``Infinity`` (also when those letters only occur
+    inside a string, which merely costs a decode and re-encode).
+    """
+    return not any(token in text for token in _NON_FINITE_TOKENS)
 
 
 def decode(text: str | None) -> Any:
@@ -125,7 +122,7 @@ def decode(text: str | None) -> Any:
         return None
     try:
         return orjson.loads(text)
-    except orjson.JSONDecodeError:  # integers beyond 64 bits
+    except orjson.JSONDecodeError:  # integers beyond 64 bits, NaN, Infinity
         return json.loads(text)
 
 

@@ -15,9 +15,11 @@ import secrets
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 import xcomkit
@@ -33,6 +35,9 @@ from xcomkit.store.db import make_engine
 log = logging.getLogger("xcomkit.server")
 
 JWT_SECRET_SETTING = "jwt_secret"
+API_V1_REMOVED = (
+    "/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."
+)
 
 
 def jwt_secret(settings: Settings, engine: Engine) -> str:
@@ -76,6 +81,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
         return json_response({"detail": jsonable_encoder(exc.errors())}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Unknown API paths answer as Airflow's api-server does, with "error", not "detail".
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            path = request.url.path
+            if path.startswith("/api/v2"):
+                return json_response({"error": "API route not found"}, 404)
+            if path.startswith("/api/v1"):
+                return json_response({"error": API_V1_REMOVED}, 404)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(OperationalError)
     async def _database_busy(_request: Request, exc: OperationalError) -> Response:

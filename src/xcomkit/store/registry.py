@@ -31,7 +31,7 @@ class DagDef:
 
 
 class DagRunExists(Exception):
-    """A DAG run with this (dag_id, run_id) exists already."""
+    """A DAG run with this (dag_id, run_id) or (dag_id, logical_date) exists already."""
 
 
 def upsert_dag(conn: Connection, d: DagDef) -> None:
@@ -91,7 +91,7 @@ def create_dag_run(conn: Connection, values: dict[str, Any]) -> None:
     """Insert a DAG run; ``values`` holds the ``dag_run`` columns.
 
     Raises:
-        DagRunExists: (dag_id, run_id) is taken.
+        DagRunExists: (dag_id, run_id) or (dag_id, logical_date) is taken.
     """
     try:
         with conn.begin_nested():

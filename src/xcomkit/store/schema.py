@@ -106,6 +106,7 @@ dag_run = Table(
     Column("conf", Text, nullable=True),  # JSON text
     Column("note", Text, nullable=True),
     UniqueConstraint("dag_id", "run_id"),
+    UniqueConstraint("dag_id", "logical_date"),  # as Airflow: one run per logical date
     Index("ix_dag_run_logical_date", "logical_date"),
     Index("ix_dag_run_run_after", "run_after"),
 )

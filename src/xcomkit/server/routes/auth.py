@@ -2,7 +2,9 @@
 
 Answers as Airflow's simple auth manager: 201 ``{"access_token": ...}``; 401
 ``Invalid credentials``; 400 when the user name or password is empty; 415 for a body
-that is neither JSON nor a form.
+that is neither JSON nor a form; 422 with pydantic's error text as a *string* ``detail``
+for a body of the wrong shape (Airflow's quirk, kept for compatibility). Where Airflow
+answers 500 (no body at all, or malformed JSON), xcomkit answers 415 or 422.
 """
 
 from __future__ import annotations
@@ -22,26 +24,26 @@ from xcomkit.server.models import LoginBody
 router = APIRouter(prefix="/auth", tags=["Login"])
 
 
+_UNSUPPORTED = "Only application/json or application/x-www-form-urlencoded is supported"
+
+
 async def _read_login_body(request: Request) -> LoginBody:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type == "application/json":
             try:
                 data: Any = await request.json()
-            except ValueError:
-                raise RequestValidationError(
-                    [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error",
-                      "input": {}, "ctx": {"error": "Invalid JSON"}}]
-                ) from None
-            if not isinstance(data, dict):
-                return LoginBody.model_validate(data)
-            return LoginBody(**data)
-        if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            except ValueError as exc:
+                raise RequestValidationError(f"Request body is not valid JSON: {exc}") from None
+            return LoginBody.model_validate(data)
+        if content_type == "application/x-www-form-urlencoded":
             form = await request.form()
-            return LoginBody(username=form.get("username"), password=form.get("password"))  # type: ignore[arg-type]
+            return LoginBody.model_validate(
+                {"username": form.get("username"), "password": form.get("password")}
+            )
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
-    raise HTTPException(415, "Unsupported Media Type")
+        raise RequestValidationError(str(exc)) from None
+    raise HTTPException(415, _UNSUPPORTED)
 
 
 def _issue(ctx: ServerContext, body: LoginBody, lifetime: int) -> Response:
@@ -60,6 +62,14 @@ async def create_token(ctx: Ctx, request: Request) -> Response:
     body = await _read_login_body(request)
     # Password hashing is slow by design: keep it off the event loop.
     return await run_in_threadpool(_issue, ctx, body, ctx.settings.jwt_expiration_seconds)
+
+
+@router.get("/token", status_code=201)
+def create_token_all_admins() -> Response:
+    """Airflow's credential-less login, which is off unless all users are admins: 403."""
+    raise HTTPException(
+        403, "This method is only allowed if ``[core] simple_auth_manager_all_admins`` is True"
+    )
 
 
 @router.post("/token/cli", status_code=201)

@@ -25,7 +25,8 @@ def get_version() -> Response:
 
 @router.get("/monitor/health")
 def get_health(ctx: Ctx) -> Response:
-    """Health of the metadata database; xcomkit runs no scheduler, triggerer or processor."""
+    """Health of the metadata database. xcomkit runs no scheduler: like an Airflow whose
+    scheduler is down it reports it ``unhealthy``; triggerer and processor are ``null``."""
     try:
         with ctx.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -35,7 +36,7 @@ def get_health(ctx: Ctx) -> Response:
     return json_response(
         {
             "metadatabase": {"status": status},
-            "scheduler": {"status": None, "latest_scheduler_heartbeat": None},
+            "scheduler": {"status": "unhealthy", "latest_scheduler_heartbeat": None},
             "triggerer": {"status": None, "latest_triggerer_heartbeat": None},
             "dag_processor": {"status": None, "latest_dag_processor_heartbeat": None},
         }

@@ -56,7 +56,11 @@ def _entry(row: Row[Any]) -> dict[str, Any]:
 
 def _native(row: Row[Any], status_code: int = 200) -> Response:
     body = _entry(row)
-    body["value"] = orjson.Fragment(row.value if row.value is not None else "null")
+    text = row.value if row.value is not None else "null"
+    if values.is_plain_json(text):
+        body["value"] = orjson.Fragment(text)  # spliced in: no parse and re-dump
+    else:
+        body["value"] = values.decode(text)  # NaN/Infinity are written as null
     return json_response(body, status_code)
 
 
@@ -228,4 +232,4 @@ def delete_xcom_entry(
 ) -> Response:
     """Delete an XCom (204); 404 if there is none for that key and map_index."""
     service.delete_xcom(ctx.engine, dag_id, dag_run_id, task_id, xcom_key, map_index)
-    return Response(status_code=204)
+    return Response(status_code=204, headers={"content-type": "application/json"})

@@ -59,6 +59,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name="pk_dag_run"),
         sa.UniqueConstraint("dag_id", "run_id", name="uq_dag_run_dag_id_run_id"),
+        sa.UniqueConstraint("dag_id", "logical_date", name="uq_dag_run_dag_id_logical_date"),
     )
     op.create_index("ix_dag_run_logical_date", "dag_run", ["logical_date"])
     op.create_index("ix_dag_run_run_after", "dag_run", ["run_after"])
