@@ -6,6 +6,8 @@ role, with password ``<role>-password``.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import socket
 import threading
@@ -136,7 +138,19 @@ class LiveServer:
 def live_server(
     tmp_path_factory: pytest.TempPathFactory, password_hashes: dict[str, str]
 ) -> Iterator[LiveServer]:
-    """xcomkit under uvicorn on a free port, shared by the session (use unique keys)."""
+    """xcomkit under uvicorn on a free port, shared by the session (use unique keys).
+
+    With ``XCOMKIT_TARGET_URL`` set (and ``XCOMKIT_TARGET_USERS``, a JSON object
+    ``{"<role>": ["<username>", "<password>"], ...}``), the tests that use this fixture
+    run against that server instead, e.g. a live Apache Airflow 3.3.2 loaded with the
+    same manifest (the compatibility job does this).
+    """
+    target = os.environ.get("XCOMKIT_TARGET_URL")
+    if target:
+        users = json.loads(os.environ["XCOMKIT_TARGET_USERS"])
+        yield LiveServer(base_url=target.rstrip("/"),
+                         users={role: (u, p) for role, (u, p) in users.items()})
+        return
     url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'xcomkit.db'}"
     engine = prepare_database(url, password_hashes)
     app = create_app(Settings(db=url, jwt_secret=TEST_SECRET), engine=engine)
