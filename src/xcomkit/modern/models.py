@@ -8,7 +8,7 @@ call (the server already validated what it answers), datetimes parsed to aware
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -84,30 +84,36 @@ class XComEntry:
             KeyError: a required field is missing.
             ValueError: a timestamp does not parse.
         """
-        entry = _new(cls)
-        _setattr(
-            entry,
-            "__dict__",
-            {
-                "key": data["key"],
-                "timestamp": parse_datetime(data["timestamp"]),
-                "logical_date": parse_datetime(data.get("logical_date")),
-                "map_index": data["map_index"],
-                "task_id": data["task_id"],
-                "dag_id": data["dag_id"],
-                "run_id": data["run_id"],
-                "dag_display_name": data["dag_display_name"],
-                "task_display_name": data["task_display_name"],
-                "run_after": parse_datetime(data["run_after"]),
-                "value": data.get("value"),
-                "has_value": "value" in data,
-            },
-        )
-        return entry
+        return _entry_from_json(cls, data, parse_datetime)
 
 
 _new = object.__new__
 _setattr = object.__setattr__
+
+
+def _entry_from_json(
+    cls: type[XComEntry], data: dict[str, Any], dt: Callable[[str | None], datetime | None]
+) -> XComEntry:
+    entry = _new(cls)
+    _setattr(
+        entry,
+        "__dict__",
+        {
+            "key": data["key"],
+            "timestamp": dt(data["timestamp"]),
+            "logical_date": dt(data.get("logical_date")),
+            "map_index": data["map_index"],
+            "task_id": data["task_id"],
+            "dag_id": data["dag_id"],
+            "run_id": data["run_id"],
+            "dag_display_name": data["dag_display_name"],
+            "task_display_name": data["task_display_name"],
+            "run_after": dt(data["run_after"]),
+            "value": data.get("value"),
+            "has_value": "value" in data,
+        },
+    )
+    return entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +134,26 @@ class XComPage:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], offset: int = 0) -> XComPage:
-        """Build a page from the decoded ``{"xcom_entries": [...], "total_entries": N}``."""
-        from_json = XComEntry.from_json
+        """Build a page from the decoded ``{"xcom_entries": [...], "total_entries": N}``.
+
+        Timestamps are parsed once per distinct string on the page (entries of one DAG
+        run share ``logical_date`` and ``run_after``).
+
+        Raises:
+            KeyError, TypeError: the body is not an XCom collection.
+            ValueError: a timestamp does not parse.
+        """
+        seen: dict[str | None, datetime | None] = {}
+
+        def dt(text: str | None) -> datetime | None:
+            try:
+                return seen[text]
+            except KeyError:
+                parsed = seen[text] = parse_datetime(text)
+                return parsed
+
         return cls(
-            tuple(from_json(item) for item in data["xcom_entries"]),
+            tuple(_entry_from_json(XComEntry, item, dt) for item in data["xcom_entries"]),
             data["total_entries"],
             offset,
         )
