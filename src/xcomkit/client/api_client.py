@@ -41,6 +41,7 @@ RequestSerialized = tuple[str, str, dict[str, str], Any | None, list[Any]]
 _JSON_CONTENT_TYPE = re.compile(r"^application/(json|[\w!#$&.+\-^_]+\+json)\s*(;|$)", re.I)
 _TEXT_CONTENT_TYPE = re.compile(r"^text/[a-z.+-]+\s*(;|$)", re.I)
 _CHARSET = re.compile(r"charset=([a-zA-Z\-\d]+)[\s;]?")
+_QUERY_PRIMITIVES = (str, int, bool, float)
 _DELIMITERS = {"ssv": " ", "tsv": "\t", "pipes": "|", "csv": ","}
 
 
@@ -164,9 +165,12 @@ class ApiClient:
         queries = list(query_params) if query_params else []
         if path_params:
             safe = config.safe_chars_for_path_param
-            for key, value in self.parameters_to_tuples(
-                self.sanitize_for_serialization(path_params), collection_formats
-            ):
+            pairs: Any = path_params.items()
+            if not all(type(v) is str for v in path_params.values()):
+                pairs = self.parameters_to_tuples(
+                    self.sanitize_for_serialization(path_params), collection_formats
+                )
+            for key, value in pairs:
                 resource_path = resource_path.replace("{" + key + "}", quote(str(value), safe=safe))
         if post_params or files:
             post_params = self.parameters_to_tuples(
@@ -179,7 +183,7 @@ class ApiClient:
         )
         if header_params:
             headers.update(header_params)
-        if len(headers):
+        if not all(type(v) is str for v in headers.values()):
             headers = dict(
                 self.parameters_to_tuples(
                     self.sanitize_for_serialization(headers), collection_formats
@@ -192,9 +196,9 @@ class ApiClient:
         else:
             url = _host.rstrip("/") + resource_path
         if queries:
-            url += "?" + self.parameters_to_url_query(
-                self.sanitize_for_serialization(queries), collection_formats
-            )
+            if not all(type(v) in _QUERY_PRIMITIVES for _, v in queries):
+                queries = self.sanitize_for_serialization(queries)
+            url += "?" + self.parameters_to_url_query(queries, collection_formats)
         return method, url, headers, body, post_params or []
 
     def call_api(
@@ -250,6 +254,12 @@ class ApiClient:
                 return_data = response_data.data
             elif response_type == "file":
                 return_data = self._deserialize_file(response_data)
+            elif (
+                200 <= status <= 299
+                and (fast := _fast_json_parser(response_type)) is not None
+                and response_data.headers.get("content-type") == "application/json"
+            ):
+                return_data = fast(response_data.data)
             elif response_type is not None:
                 content_type = response_data.headers.get("content-type")
                 encoding = "utf-8"
@@ -498,6 +508,16 @@ class ApiClient:
             queries.append((auth_setting["key"], auth_setting["value"]))
         else:
             raise ApiValueError("Authentication token must be in `query` or `header`")
+
+
+def _fast_json_parser(response_type: Any) -> Any:
+    """``_from_json_bytes`` of a model response type (a name or a class), else None."""
+    klass = (
+        getattr(xcomkit.client.models, response_type, None)
+        if isinstance(response_type, str)
+        else response_type
+    )
+    return getattr(klass, "_from_json_bytes", None)
 
 
 def _plain(value: Any) -> Any:

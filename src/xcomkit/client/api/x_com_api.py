@@ -79,6 +79,7 @@ class _StringifiedEntry:
     inside ``ResponseGetXcomEntry`` (the official client parses it as native)."""
 
     from_dict = staticmethod(ResponseGetXcomEntry.from_dict_stringified)
+    _from_json_bytes = staticmethod(ResponseGetXcomEntry._from_json_bytes_stringified)
 
 
 _GET_STRING_TYPES = {**_GET_TYPES, "200": _StringifiedEntry}
@@ -494,7 +495,10 @@ class XComApi:
             and opt_map_index(map_index)
             and opt_non_negative(limit)
             and opt_non_negative(offset)
-            and all(check(v) for (_, check), v in zip(_LIST_FILTERS, filters, strict=True))
+            and (
+                filters.count(None) == len(filters)
+                or all(check(v) for (_, check), v in zip(_LIST_FILTERS, filters, strict=True))
+            )
             and request_options_ok(timeout, auth, content_type, headers, host_index)
         ):
             args = validated(

@@ -20,7 +20,9 @@ import json
 import pprint
 from typing import Any, ClassVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import to_jsonable_python
 from typing_extensions import Self
 
@@ -39,8 +41,18 @@ class ApiModel(BaseModel):
     _explicit_none: ClassVar[tuple[str, ...]] = ()
     # Model-valued fields (a model or a list of models) dumped with their own ``to_dict``.
     _nested: ClassVar[tuple[str, ...]] = ()
+    # Field names, in declaration order (cached: ``model_fields`` is slow to reach).
+    _field_names: ClassVar[tuple[str, ...]] = ()
+    # Whether :meth:`_from_json_bytes` may parse with pydantic's JSON parser directly
+    # (only for models where that gives what ``from_dict`` gives).
+    _fast_json: ClassVar[bool] = False
     # Fields that ``from_dict`` sets to a default when the input has None or nothing.
     _none_defaults: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._field_names = tuple(cls.model_fields)
 
     def to_str(self) -> str:
         """``pprint.pformat`` of the model's fields."""
@@ -80,8 +92,27 @@ class ApiModel(BaseModel):
             return None
         if not isinstance(obj, dict):
             return cls.model_validate(obj)
-        data = {name: obj.get(name) for name in cls.model_fields}
+        data = {name: obj.get(name) for name in cls._field_names}
         for name, default in cls._none_defaults.items():
             if data[name] is None:
                 data[name] = default
         return cls.model_validate(data)
+
+    @classmethod
+    def _from_json_bytes(cls, raw: bytes) -> Self | None:
+        """:meth:`from_json` of a response body, faster where ``_fast_json`` allows.
+
+        pydantic's own JSON parser skips the intermediate dict. It only differs from
+        ``from_dict`` when a field is absent (``from_dict`` takes it as None); such input
+        fails strict parsing and goes through ``from_dict``, so results are the same.
+        """
+        if cls._fast_json:
+            try:
+                return cls.model_validate_json(raw)
+            except PydanticValidationError:
+                pass
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = json.loads(raw)
+        return cls.from_dict(data)

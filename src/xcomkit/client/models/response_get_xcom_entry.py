@@ -53,3 +53,13 @@ class ResponseGetXcomEntry(AnyOfModel):
     def from_dict_stringified(cls, obj: Any) -> Self:
         """Parse a ``stringify=true`` payload as :class:`XComResponseString`."""
         return cls(actual_instance=XComResponseString.from_dict(obj))
+
+    @classmethod
+    def _from_json_bytes(cls, raw: bytes) -> Self:
+        """:meth:`from_dict` of a response body (see ``ApiModel._from_json_bytes``)."""
+        return cls(actual_instance=XComResponseNative._from_json_bytes(raw))
+
+    @classmethod
+    def _from_json_bytes_stringified(cls, raw: bytes) -> Self:
+        """:meth:`from_dict_stringified` of a response body."""
+        return cls(actual_instance=XComResponseString._from_json_bytes(raw))

@@ -14,6 +14,8 @@ class XComCollectionResponse(ApiModel):
     """``xcom_entries`` (this page's XComs, without values) and ``total_entries`` (how many
     match the filters across all pages)."""
 
+    _fast_json: ClassVar[bool] = True
+
     _nested: ClassVar[tuple[str, ...]] = ("xcom_entries",)
 
     total_entries: StrictInt

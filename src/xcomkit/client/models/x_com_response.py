@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from pydantic import StrictInt, StrictStr
 
@@ -13,6 +14,8 @@ class XComResponse(ApiModel):
     """An XCom's identity and times: ``dag_id``, ``run_id``, ``task_id``, ``map_index``,
     ``key``, the display names, ``logical_date`` (None for runs without one),
     ``run_after`` and ``timestamp`` (aware datetimes)."""
+
+    _fast_json: ClassVar[bool] = True
 
     dag_display_name: StrictStr
     dag_id: StrictStr

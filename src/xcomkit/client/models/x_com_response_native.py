@@ -14,6 +14,8 @@ class XComResponseNative(ApiModel):
     """The fields of :class:`XComResponse` plus ``value``: the JSON value as stored
     (required, may be None). Returned by create, update, and get without ``stringify``."""
 
+    _fast_json: ClassVar[bool] = True
+
     _explicit_none: ClassVar[tuple[str, ...]] = ("value",)
 
     dag_display_name: StrictStr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from pydantic import StrictInt, StrictStr
 
@@ -12,6 +13,8 @@ from xcomkit.client.models._base import ApiModel
 class XComResponseString(ApiModel):
     """The fields of :class:`XComResponse` plus ``value``: Python's ``str()`` of the stored
     value (e.g. ``"{'a': [1, None]}"``, ``"True"``), or None when the value is null."""
+
+    _fast_json: ClassVar[bool] = True
 
     dag_display_name: StrictStr
     dag_id: StrictStr
