@@ -18,9 +18,8 @@ import uuid
 from pathlib import Path
 from pprint import pprint
 
-import httpx
-
 import airflow_client.client
+import httpx
 from airflow_client.client.models.x_com_create_body import XComCreateBody
 from airflow_client.client.models.x_com_update_body import XComUpdateBody
 

@@ -74,8 +74,13 @@ class Api:
     def headers(self, role: str = "admin") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role)}"}
 
-    def xcom_url(self, dag_id: str = "xcom_demo", dag_run_id: str = "run_1",
-                 task_id: str = "extract", key: str | None = None) -> str:
+    def xcom_url(
+        self,
+        dag_id: str = "xcom_demo",
+        dag_run_id: str = "run_1",
+        task_id: str = "extract",
+        key: str | None = None,
+    ) -> str:
         url = XCOM_BASE.format(dag_id=dag_id, dag_run_id=dag_run_id, task_id=task_id)
         return url if key is None else f"{url}/{key}"
 
@@ -148,8 +153,9 @@ def live_server(
     target = os.environ.get("XCOMKIT_TARGET_URL")
     if target:
         users = json.loads(os.environ["XCOMKIT_TARGET_USERS"])
-        yield LiveServer(base_url=target.rstrip("/"),
-                         users={role: (u, p) for role, (u, p) in users.items()})
+        yield LiveServer(
+            base_url=target.rstrip("/"), users={role: (u, p) for role, (u, p) in users.items()}
+        )
         return
     url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'xcomkit.db'}"
     engine = prepare_database(url, password_hashes)

@@ -23,7 +23,9 @@ from xcomkit.settings import Settings
 from xcomkit.store import users as user_store
 from xcomkit.store.db import make_engine, migrate, needs_migration
 
-app = typer.Typer(help="xcomkit: Apache Airflow 3's XCom REST API, standalone.", no_args_is_help=True)
+app = typer.Typer(
+    help="xcomkit: Apache Airflow 3's XCom REST API, standalone.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 dags_app = typer.Typer(help="DAG definitions and DAG runs.", no_args_is_help=True)

@@ -98,7 +98,9 @@ def read_manifest(path: Path) -> Manifest:
     known = {d.dag_id for d in manifest.dags}
     for run in manifest.runs:
         if run.dag_id not in known:
-            raise ManifestError(f"{path}: run {run.dag_run_id!r} names unknown dag_id {run.dag_id!r}")
+            raise ManifestError(
+                f"{path}: run {run.dag_run_id!r} names unknown dag_id {run.dag_id!r}"
+            )
     return manifest
 
 

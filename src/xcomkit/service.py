@@ -124,9 +124,7 @@ def create_xcom(
             concurrent request created it first).
     """
     value_json = values.encode(value)
-    exists = Conflict(
-        f"The XCom with key: `{key}` with mentioned task instance already exists."
-    )
+    exists = Conflict(f"The XCom with key: `{key}` with mentioned task instance already exists.")
     with _write(engine) as conn:
         run = _check_create_target(conn, dag_id, dag_run_id, task_id)
         try:
@@ -267,7 +265,7 @@ def trigger_dag_run(
         run_after = run_after.replace(tzinfo=timezone.utc)
     if logical_date is not None and data_interval is None:
         data_interval = (logical_date, logical_date)
-    if dag_run_id is None:
+    if not dag_run_id:  # Airflow generates one for a missing or empty dag_run_id
         dag_run_id = f"manual__{(logical_date or run_after).isoformat()}"
     with _write(engine) as conn:
         if registry.get_dag(conn, dag_id) is None:
@@ -294,7 +292,10 @@ def trigger_dag_run(
             lookup = secrets.token_urlsafe(6)[:8]
             log.info(
                 "error id %s: DAG run %r or its logical date %s exists for dag %r",
-                lookup, dag_run_id, logical_date, dag_id,
+                lookup,
+                dag_run_id,
+                logical_date,
+                dag_id,
             )
             raise Conflict(
                 {

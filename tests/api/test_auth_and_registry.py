@@ -36,7 +36,8 @@ def test_login_with_form_body(api) -> None:
 
 
 @pytest.mark.parametrize(
-    ("username", "password"), [("admin", "wrong"), ("nobody", "admin-password"), ("admin", "x" * 200)]
+    ("username", "password"),
+    [("admin", "wrong"), ("nobody", "admin-password"), ("admin", "x" * 200)],
 )
 def test_wrong_credentials_are_401(api, username, password) -> None:
     r = login(api, json_body={"username": username, "password": password})
@@ -62,7 +63,8 @@ def test_login_body_errors(api) -> None:
     assert "extra_forbidden" in r.json()["detail"]
     r = api.client.post("/auth/token", content="x", headers={"Content-Type": "text/plain"})
     assert (r.status_code, r.json()) == (
-        415, {"detail": "Only application/json or application/x-www-form-urlencoded is supported"}
+        415,
+        {"detail": "Only application/json or application/x-www-form-urlencoded is supported"},
     )
     r = api.client.post("/auth/token")
     assert r.status_code == 415
@@ -81,8 +83,15 @@ def _forge(claims: dict, secret: str = TEST_SECRET, alg: str = ALGORITHM) -> str
 
 def _claims(**over) -> dict:
     now = int(time.time())
-    base = {"sub": "admin", "role": "admin", "iat": now, "nbf": now, "exp": now + 60,
-            "iss": ISSUER, "aud": AUDIENCE}
+    base = {
+        "sub": "admin",
+        "role": "admin",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 60,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+    }
     base.update(over)
     return base
 
@@ -102,8 +111,11 @@ def _alg_none(claims: dict) -> str:
         (lambda: _alg_none(_claims()), 403, "Invalid JWT token"),
         (lambda: _forge(_claims(), alg="HS256"), 403, "Invalid JWT token"),
         (lambda: _forge(_claims(aud="someone-else")), 403, "Invalid JWT token"),
-        (lambda: _forge({k: v for k, v in _claims().items() if k != "role"}), 403,
-         "Invalid JWT token"),
+        (
+            lambda: _forge({k: v for k, v in _claims().items() if k != "role"}),
+            403,
+            "Invalid JWT token",
+        ),
         (lambda: _forge(_claims(nbf=int(time.time()) + 600)), 403, "Invalid JWT token"),
     ],
     ids=["expired", "other-secret", "alg-none", "hs256", "audience", "no-role", "not-yet-valid"],
@@ -123,8 +135,12 @@ def test_no_auth_mode_serves_everyone_as_admin(api) -> None:
 
 
 def test_trigger_dag_run_and_read_it_back(api) -> None:
-    body = {"dag_run_id": "manual_1", "logical_date": "2025-03-01T12:00:00Z",
-            "conf": {"a": [1]}, "note": "hello"}
+    body = {
+        "dag_run_id": "manual_1",
+        "logical_date": "2025-03-01T12:00:00Z",
+        "conf": {"a": [1]},
+        "note": "hello",
+    }
     r = api.client.post("/api/v2/dags/xcom_demo/dagRuns", json=body, headers=api.headers("user"))
     assert r.status_code == 200, r.text
     run = r.json()
@@ -140,17 +156,22 @@ def test_trigger_dag_run_and_read_it_back(api) -> None:
     assert listed["total_entries"] == 3
     assert [x["dag_run_id"] for x in listed["dag_runs"]] == ["run_1", "run_2", "manual_1"]
     # an XCom can now hang off the new run
-    r = api.client.post(api.xcom_url(dag_run_id="manual_1"), json={"key": "k", "value": 1},
-                        headers=api.headers())
+    r = api.client.post(
+        api.xcom_url(dag_run_id="manual_1"), json={"key": "k", "value": 1}, headers=api.headers()
+    )
     assert r.status_code == 201
 
 
 def test_trigger_without_run_id_generates_one(api) -> None:
-    r = api.client.post("/api/v2/dags/etl_daily/dagRuns",
-                        json={"logical_date": "2025-05-05T00:00:00Z"}, headers=api.headers())
+    r = api.client.post(
+        "/api/v2/dags/etl_daily/dagRuns",
+        json={"logical_date": "2025-05-05T00:00:00Z"},
+        headers=api.headers(),
+    )
     assert r.json()["dag_run_id"] == "manual__2025-05-05T00:00:00+00:00"
-    r = api.client.post("/api/v2/dags/etl_daily/dagRuns", json={"logical_date": None},
-                        headers=api.headers())
+    r = api.client.post(
+        "/api/v2/dags/etl_daily/dagRuns", json={"logical_date": None}, headers=api.headers()
+    )
     assert r.status_code == 200
     assert r.json()["logical_date"] is None
     assert r.json()["dag_run_id"].startswith("manual__")
@@ -160,26 +181,33 @@ def test_dag_run_errors(api) -> None:
     h = api.headers()
     r = api.client.post("/api/v2/dags/nope/dagRuns", json={"logical_date": None}, headers=h)
     assert (r.status_code, r.json()) == (404, {"detail": "Dag with dag_id: 'nope' not found"})
-    for body in ({"dag_run_id": "run_1", "logical_date": None},
-                 {"dag_run_id": "fresh", "logical_date": "2025-01-01T00:00:00Z"}):
+    for body in (
+        {"dag_run_id": "run_1", "logical_date": None},
+        {"dag_run_id": "fresh", "logical_date": "2025-01-01T00:00:00Z"},
+    ):
         r = api.client.post("/api/v2/dags/xcom_demo/dagRuns", json=body, headers=h)
         assert r.status_code == 409
         detail = r.json()["detail"]
         assert {k: detail[k] for k in ("reason", "statement", "orig_error")} == {
-            "reason": "Unique constraint violation", "statement": "hidden", "orig_error": "hidden",
+            "reason": "Unique constraint violation",
+            "statement": "hidden",
+            "orig_error": "hidden",
         }
     r = api.client.post("/api/v2/dags/xcom_demo/dagRuns", json={}, headers=h)
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "logical_date"]
-    r = api.client.post("/api/v2/dags/xcom_demo/dagRuns",
-                        json={"logical_date": "2025-01-01T00:00:00"}, headers=h)
+    r = api.client.post(
+        "/api/v2/dags/xcom_demo/dagRuns", json={"logical_date": "2025-01-01T00:00:00"}, headers=h
+    )
     assert r.json()["detail"][0]["type"] == "timezone_aware"
-    r = api.client.post("/api/v2/dags/xcom_demo/dagRuns", json={"logical_date": None},
-                        headers=api.headers("viewer"))
+    r = api.client.post(
+        "/api/v2/dags/xcom_demo/dagRuns", json={"logical_date": None}, headers=api.headers("viewer")
+    )
     assert (r.status_code, r.json()) == (403, {"detail": "Forbidden"})
     r = api.client.get("/api/v2/dags/xcom_demo/dagRuns/nope", headers=h)
     assert (r.status_code, r.json()) == (
-        404, {"detail": "The DagRun with dag_id: `xcom_demo` and run_id: `nope` was not found"},
+        404,
+        {"detail": "The DagRun with dag_id: `xcom_demo` and run_id: `nope` was not found"},
     )
     r = api.client.get("/api/v2/dags/nope/dagRuns", headers=h)
     assert (r.status_code, r.json()) == (404, {"detail": "The Dag with ID: `nope` was not found"})
@@ -188,8 +216,9 @@ def test_dag_run_errors(api) -> None:
 
 
 def test_list_dag_runs_of_every_dag(api) -> None:
-    r = api.client.get("/api/v2/dags/~/dagRuns", params={"order_by": "-logical_date"},
-                       headers=api.headers())
+    r = api.client.get(
+        "/api/v2/dags/~/dagRuns", params={"order_by": "-logical_date"}, headers=api.headers()
+    )
     assert [x["dag_run_id"] for x in r.json()["dag_runs"]] == ["run_2", "daily_1", "run_1"]
 
 

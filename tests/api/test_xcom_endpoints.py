@@ -52,15 +52,27 @@ def test_create_answers_airflow_shape(api) -> None:
     r = create(api, "shape", {"a": 1}, task_id="transform")
     body = r.json()
     assert list(body) == [
-        "key", "timestamp", "logical_date", "map_index", "task_id", "dag_id", "run_id",
-        "dag_display_name", "task_display_name", "run_after", "value",
+        "key",
+        "timestamp",
+        "logical_date",
+        "map_index",
+        "task_id",
+        "dag_id",
+        "run_id",
+        "dag_display_name",
+        "task_display_name",
+        "run_after",
+        "value",
     ]
     assert body["logical_date"] == "2025-01-01T00:00:00Z"
     assert body["run_after"] == "2025-01-01T00:00:00Z"
     assert body["timestamp"].endswith("Z")
     assert (body["dag_display_name"], body["task_display_name"]) == ("XCom Demo", "Transform step")
     assert (body["dag_id"], body["run_id"], body["task_id"], body["map_index"]) == (
-        "xcom_demo", "run_1", "transform", -1,
+        "xcom_demo",
+        "run_1",
+        "transform",
+        -1,
     )
 
 
@@ -102,7 +114,9 @@ def test_deserialize_reparses_stored_json_strings(api, value, deserialized, both
     assert r.json()["value"] == both
 
 
-@pytest.mark.parametrize("key", ["a/b/c", "100%", "with space", "ключ", "dots.in.key", "~", "x" * 512])
+@pytest.mark.parametrize(
+    "key", ["a/b/c", "100%", "with space", "ключ", "dots.in.key", "~", "x" * 512]
+)
 def test_keys_with_special_characters(api, key) -> None:
     assert create(api, key, 1).status_code == 201
     url = api.xcom_url(key=quote(key, safe="/"))
@@ -120,11 +134,13 @@ def test_create_404_precedence_dag_then_task_then_run(api) -> None:
     assert (r.status_code, r.json()) == (404, {"detail": "The Dag with ID: `nope` was not found"})
     r = create(api, "k", 1, task_id="nope", dag_run_id="nope")
     assert (r.status_code, r.json()) == (
-        404, {"detail": "Task with ID: `nope` not found in dag: `xcom_demo`"},
+        404,
+        {"detail": "Task with ID: `nope` not found in dag: `xcom_demo`"},
     )
     r = create(api, "k", 1, dag_run_id="nope")
     assert (r.status_code, r.json()) == (
-        404, {"detail": "Dag Run with ID: `nope` not found for dag: `xcom_demo`"},
+        404,
+        {"detail": "Dag Run with ID: `nope` not found for dag: `xcom_demo`"},
     )
 
 
@@ -160,23 +176,74 @@ def test_concurrent_creates_of_one_key_give_one_201_and_rest_409(api) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({"key": "k"}, [{"type": "missing", "loc": ["body", "value"], "msg": "Field required",
-                         "input": {"key": "k"}}]),
-        ({"key": "k", "value": 1, "extra": 1},
-         [{"type": "extra_forbidden", "loc": ["body", "extra"],
-           "msg": "Extra inputs are not permitted", "input": 1}]),
-        ({"key": 5, "value": 1}, [{"type": "string_type", "loc": ["body", "key"],
-                                   "msg": "Input should be a valid string", "input": 5}]),
-        ({"key": "k", "value": 1, "map_index": "x"},
-         [{"type": "int_parsing", "loc": ["body", "map_index"],
-           "msg": "Input should be a valid integer, unable to parse string as an integer",
-           "input": "x"}]),
-        ({"key": "", "value": 1}, [{"type": "string_too_short", "loc": ["body", "key"],
-                                    "msg": "String should have at least 1 character",
-                                    "input": "", "ctx": {"min_length": 1}}]),
-        ({"key": "k", "value": 1, "map_index": -2},
-         [{"type": "greater_than_equal", "loc": ["body", "map_index"],
-           "msg": "Input should be greater than or equal to -1", "input": -2, "ctx": {"ge": -1}}]),
+        (
+            {"key": "k"},
+            [
+                {
+                    "type": "missing",
+                    "loc": ["body", "value"],
+                    "msg": "Field required",
+                    "input": {"key": "k"},
+                }
+            ],
+        ),
+        (
+            {"key": "k", "value": 1, "extra": 1},
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["body", "extra"],
+                    "msg": "Extra inputs are not permitted",
+                    "input": 1,
+                }
+            ],
+        ),
+        (
+            {"key": 5, "value": 1},
+            [
+                {
+                    "type": "string_type",
+                    "loc": ["body", "key"],
+                    "msg": "Input should be a valid string",
+                    "input": 5,
+                }
+            ],
+        ),
+        (
+            {"key": "k", "value": 1, "map_index": "x"},
+            [
+                {
+                    "type": "int_parsing",
+                    "loc": ["body", "map_index"],
+                    "msg": "Input should be a valid integer, unable to parse string as an integer",
+                    "input": "x",
+                }
+            ],
+        ),
+        (
+            {"key": "", "value": 1},
+            [
+                {
+                    "type": "string_too_short",
+                    "loc": ["body", "key"],
+                    "msg": "String should have at least 1 character",
+                    "input": "",
+                    "ctx": {"min_length": 1},
+                }
+            ],
+        ),
+        (
+            {"key": "k", "value": 1, "map_index": -2},
+            [
+                {
+                    "type": "greater_than_equal",
+                    "loc": ["body", "map_index"],
+                    "msg": "Input should be greater than or equal to -1",
+                    "input": -2,
+                    "ctx": {"ge": -1},
+                }
+            ],
+        ),
     ],
 )
 def test_create_422_bodies(api, body, expected) -> None:
@@ -223,14 +290,21 @@ def test_reserved_keys_refused_anywhere(api, value, path, keys) -> None:
         ("[Infinity, 1]", [None, 1], "[inf, 1]"),
         ("-Infinity", None, "-inf"),
         ("1e400", None, "inf"),
-        ('{"a": NaN, "s": "NaN text"}', {"a": None, "s": "NaN text"}, "{'a': nan, 's': 'NaN text'}"),
+        (
+            '{"a": NaN, "s": "NaN text"}',
+            {"a": None, "s": "NaN text"},
+            "{'a': nan, 's': 'NaN text'}",
+        ),
     ],
 )
 def test_non_finite_numbers_are_accepted_and_written_as_null(api, raw, native, stringified) -> None:
     # Airflow parses bodies with Python's json, which accepts these; JSON has no form
     # for them, so they are answered as null (and as Python's str() with stringify).
-    r = api.client.post(api.xcom_url(), content=f'{{"key": "nf", "value": {raw}}}',
-                        headers={**api.headers(), "Content-Type": "application/json"})
+    r = api.client.post(
+        api.xcom_url(),
+        content=f'{{"key": "nf", "value": {raw}}}',
+        headers={**api.headers(), "Content-Type": "application/json"},
+    )
     assert (r.status_code, r.json()["value"]) == (201, native)
     url = api.xcom_url(key="nf")
     assert api.client.get(url, headers=api.headers()).json()["value"] == native
@@ -239,22 +313,32 @@ def test_non_finite_numbers_are_accepted_and_written_as_null(api, raw, native, s
 
 
 def test_validation_error_echoing_nan_or_huge_int_is_still_422(api) -> None:
-    r = api.client.post(api.xcom_url(), content='{"key": "k", "value": 1, "x": NaN, "y": 1e999999}',
-                        headers={**api.headers(), "Content-Type": "application/json"})
+    r = api.client.post(
+        api.xcom_url(),
+        content='{"key": "k", "value": 1, "x": NaN, "y": 1e999999}',
+        headers={**api.headers(), "Content-Type": "application/json"},
+    )
     assert r.status_code == 422
-    r = api.client.post(api.xcom_url(), json={"key": "k", "value": 1, "x": 2**80},
-                        headers=api.headers())
+    r = api.client.post(
+        api.xcom_url(), json={"key": "k", "value": 1, "x": 2**80}, headers=api.headers()
+    )
     assert (r.status_code, r.json()["detail"][0]["input"]) == (422, 2**80)
 
 
 @pytest.mark.parametrize(
     ("content", "ctype"),
-    [("{bad json", "application/json"), ("[1, 2]", "application/json"), ("", "application/json"),
-     ("key=k&value=1", "application/x-www-form-urlencoded"), ("hello", "text/plain")],
+    [
+        ("{bad json", "application/json"),
+        ("[1, 2]", "application/json"),
+        ("", "application/json"),
+        ("key=k&value=1", "application/x-www-form-urlencoded"),
+        ("hello", "text/plain"),
+    ],
 )
 def test_malformed_bodies_are_422(api, content, ctype) -> None:
-    r = api.client.post(api.xcom_url(), content=content,
-                        headers={**api.headers(), "Content-Type": ctype})
+    r = api.client.post(
+        api.xcom_url(), content=content, headers={**api.headers(), "Content-Type": ctype}
+    )
     assert r.status_code == 422, r.text
     assert isinstance(r.json()["detail"], list)
 
@@ -280,7 +364,9 @@ def test_get_with_empty_key_is_404(api) -> None:
 
 def test_update_changes_value_and_timestamp(api) -> None:
     first = create(api, "u", 1).json()
-    r = api.client.patch(api.xcom_url(key="u"), json={"value": {"new": True}}, headers=api.headers())
+    r = api.client.patch(
+        api.xcom_url(key="u"), json={"value": {"new": True}}, headers=api.headers()
+    )
     assert r.status_code == 200
     assert r.json()["value"] == {"new": True}
     assert r.json()["timestamp"] > first["timestamp"]
@@ -290,7 +376,8 @@ def test_update_missing_and_bad_bodies(api) -> None:
     url = api.xcom_url(key="absent")
     r = api.client.patch(url, json={"value": 1}, headers=api.headers())
     assert (r.status_code, r.json()) == (
-        404, {"detail": "The XCom with key: `absent` with mentioned task instance doesn't exist."},
+        404,
+        {"detail": "The XCom with key: `absent` with mentioned task instance doesn't exist."},
     )
     r = api.client.patch(url, json={"value": 1, "key": "x"}, headers=api.headers())
     assert r.status_code == 422
@@ -312,7 +399,8 @@ def test_delete(api) -> None:
     url = api.xcom_url(key="del")
     r = api.client.delete(url, headers=api.headers())
     assert (r.status_code, r.json()) == (
-        404, {"detail": "The XCom with key: `del` with mentioned task instance doesn't exist."},
+        404,
+        {"detail": "The XCom with key: `del` with mentioned task instance doesn't exist."},
     )
     r = api.client.delete(url, params={"map_index": 2}, headers=api.headers())
     assert (r.status_code, r.content) == (204, b"")
@@ -331,8 +419,12 @@ def test_delete(api) -> None:
     ],
 )
 def test_auth_failures(api, headers, status, detail) -> None:
-    for method, url in [("GET", api.xcom_url()), ("GET", api.xcom_url(key="k")),
-                        ("POST", api.xcom_url()), ("DELETE", api.xcom_url(key="k"))]:
+    for method, url in [
+        ("GET", api.xcom_url()),
+        ("GET", api.xcom_url(key="k")),
+        ("POST", api.xcom_url()),
+        ("DELETE", api.xcom_url(key="k")),
+    ]:
         r = api.client.request(method, url, headers=headers, json={"key": "k", "value": 1})
         assert (r.status_code, r.json()) == (status, {"detail": detail}), (method, url)
 

@@ -31,14 +31,17 @@ def seeded(api):
 
 
 def listing(api, dag_id="~", dag_run_id="~", task_id="~", **params):
-    r = api.client.get(api.xcom_url(dag_id, dag_run_id, task_id), params=params,
-                       headers=api.headers("viewer"))
+    r = api.client.get(
+        api.xcom_url(dag_id, dag_run_id, task_id), params=params, headers=api.headers("viewer")
+    )
     return r
 
 
 def ids(r):
-    return [(e["dag_id"], e["run_id"], e["task_id"], e["key"], e["map_index"])
-            for e in r.json()["xcom_entries"]]
+    return [
+        (e["dag_id"], e["run_id"], e["task_id"], e["key"], e["map_index"])
+        for e in r.json()["xcom_entries"]
+    ]
 
 
 def test_wildcards_list_everything_in_default_order(seeded) -> None:
@@ -104,8 +107,10 @@ def test_filters(seeded, params, keys) -> None:
         ({"logical_date_gt": "2025-01-01T00:00:00Z"}, {"run_2", "daily_1"}),
         ({"logical_date_lte": "2025-01-01T00:00:00Z"}, {"run_1"}),
         ({"logical_date_lt": "2025-01-01T06:00:00+00:00"}, {"run_1"}),
-        ({"run_after_gte": "2025-01-01T06:00:00Z", "run_after_lt": "2025-01-02T00:00:00Z"},
-         {"daily_1"}),
+        (
+            {"run_after_gte": "2025-01-01T06:00:00Z", "run_after_lt": "2025-01-02T00:00:00Z"},
+            {"daily_1"},
+        ),
     ],
 )
 def test_date_ranges(seeded, params, runs) -> None:
@@ -157,7 +162,10 @@ def test_bad_order_by_is_400(seeded) -> None:
     r = listing(seeded, order_by="value")
     assert (r.status_code, r.json()) == (
         400,
-        {"detail": "Ordering with 'value' is disallowed or the attribute does not exist on the model"},
+        {
+            "detail": "Ordering with 'value' is disallowed or "
+            "the attribute does not exist on the model"
+        },
     )
     r = listing(seeded, order_by=["key"] * 11)
     assert r.status_code == 400

@@ -61,6 +61,8 @@ class JSONBytes(Response):
     media_type = "application/json"
 
 
-def json_response(obj: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    obj: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     """A JSON response for ``obj`` encoded with :func:`dumps`."""
     return JSONBytes(dumps(obj), status_code=status_code, headers=headers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from xcomkit import values
 
@@ -99,7 +99,7 @@ class TriggerDAGRunPostBody(StrictModel):
     except ``run_after``, which is taken as UTC when naive.
     """
 
-    dag_run_id: str | None = Field(default=None, min_length=1, max_length=values.MAX_ID_LENGTH)
+    dag_run_id: str | None = Field(default=None, max_length=values.MAX_ID_LENGTH)
     data_interval_start: AwareDatetime | None = None
     data_interval_end: AwareDatetime | None = None
     logical_date: AwareDatetime | None
@@ -107,6 +107,15 @@ class TriggerDAGRunPostBody(StrictModel):
     conf: dict[str, Any] | None = Field(default_factory=dict)
     note: str | None = None
     partition_key: str | None = None
+
+    @model_validator(mode="after")
+    def _both_interval_ends_or_neither(self) -> TriggerDAGRunPostBody:
+        if (self.data_interval_start is None) != (self.data_interval_end is None):
+            raise ValueError(
+                "Either both data_interval_start and data_interval_end must be provided "
+                "or both must be None"
+            )
+        return self
 
 
 class LoginBody(StrictModel):

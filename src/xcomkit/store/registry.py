@@ -39,9 +39,7 @@ def upsert_dag(conn: Connection, d: DagDef) -> None:
     exists = conn.execute(select(dag.c.dag_id).where(dag.c.dag_id == d.dag_id)).first()
     if exists:
         conn.execute(
-            update(dag)
-            .where(dag.c.dag_id == d.dag_id)
-            .values(dag_display_name=d.dag_display_name)
+            update(dag).where(dag.c.dag_id == d.dag_id).values(dag_display_name=d.dag_display_name)
         )
     else:
         conn.execute(insert(dag).values(dag_id=d.dag_id, dag_display_name=d.dag_display_name))

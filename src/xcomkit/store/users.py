@@ -43,7 +43,9 @@ def upsert_user(conn: Connection, username: str, password_hash: str, role: str) 
 
 def set_password_hash(conn: Connection, username: str, password_hash: str) -> None:
     """Store a re-computed hash (after the hasher's parameters changed)."""
-    conn.execute(update(user).where(user.c.username == username).values(password_hash=password_hash))
+    conn.execute(
+        update(user).where(user.c.username == username).values(password_hash=password_hash)
+    )
 
 
 def get_or_create_setting(conn: Connection, name: str, make: Any) -> str:

@@ -116,7 +116,9 @@ def _like_any(col: ColumnElement[Any], patterns: list[str]) -> ColumnElement[boo
     return or_(*(col.ilike(p) for p in patterns))
 
 
-def _prefix_any(col: ColumnElement[Any], bounds: list[tuple[str, str | None]]) -> ColumnElement[bool]:
+def _prefix_any(
+    col: ColumnElement[Any], bounds: list[tuple[str, str | None]]
+) -> ColumnElement[bool]:
     clauses: list[ColumnElement[bool]] = []
     for lower, upper in bounds:
         if not lower:
@@ -187,7 +189,9 @@ def list_entries(
     total = conn.execute(count_q.where(*where)).scalar_one()
     if limit == 0 or offset >= total:
         return [], total
-    ordering = [ORDERABLE[name].desc() if desc else ORDERABLE[name].asc() for name, desc in order_by]
+    ordering = [
+        ORDERABLE[name].desc() if desc else ORDERABLE[name].asc() for name, desc in order_by
+    ]
     first_desc = order_by[0][1] if order_by else False
     ordering.append(xcom.c.dag_run_id.desc() if first_desc else xcom.c.dag_run_id.asc())
     q = _joined(*_ENTRY_COLUMNS).where(*where).order_by(*ordering).limit(limit).offset(offset)
@@ -264,4 +268,6 @@ def delete_entry(
     conn: Connection, *, dag_id: str, run_id: str, task_id: str, key: str, map_index: int
 ) -> int:
     """Delete one XCom; return the number of rows deleted (0 or 1)."""
-    return conn.execute(delete(xcom).where(*_identity(dag_id, run_id, task_id, key, map_index))).rowcount
+    return conn.execute(
+        delete(xcom).where(*_identity(dag_id, run_id, task_id, key, map_index))
+    ).rowcount

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import NonNegativeInt
 from sqlalchemy import Row
 
@@ -17,6 +17,7 @@ from xcomkit import service
 from xcomkit.server.deps import Ctx, Reader, Writer
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import TriggerDAGRunPostBody
+from xcomkit.server.ordering import parse_order_by
 from xcomkit.store.schema import dag_run
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns", tags=["DagRun"])
@@ -73,11 +74,6 @@ def trigger_dag_run(
 ) -> Response:
     """Create a manual DAG run: 200 (as Airflow answers, not 201); 404 for an unknown DAG;
     409 for a taken run id or logical date."""
-    if (body.data_interval_start is None) != (body.data_interval_end is None):
-        raise HTTPException(
-            400,
-            "Either both data_interval_start and data_interval_end must be provided or both must be None",
-        )
     interval = None
     if body.data_interval_start is not None and body.data_interval_end is not None:
         interval = (body.data_interval_start, body.data_interval_end)
@@ -106,15 +102,7 @@ def get_dag_runs(
     order_by: Annotated[list[str], Query()] = ["id"],  # noqa: B006 (read-only default)
 ) -> Response:
     """List the DAG runs of a DAG (``~``: of every DAG)."""
-    order = []
-    for item in order_by:
-        name = item.lstrip("-")
-        if name not in _ORDERABLE:
-            raise HTTPException(
-                400,
-                f"Ordering with '{name}' is disallowed or the attribute does not exist on the model",
-            )
-        order.append((_ORDERABLE[name], item.startswith("-")))
+    order = parse_order_by(order_by, _ORDERABLE)
     if not any(col is dag_run.c.id for col, _ in order):
         order.append((dag_run.c.id, bool(order and order[0][1])))
     rows, total = service.list_dag_runs(

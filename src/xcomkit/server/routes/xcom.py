@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, NonNegativeInt
 from sqlalchemy import Row
 
@@ -26,6 +26,7 @@ from xcomkit.server.models import (
     XComResponseString,
     XComUpdateBody,
 )
+from xcomkit.server.ordering import parse_order_by
 from xcomkit.server.patterns import like_patterns, prefix_bounds
 from xcomkit.store.xcoms import ORDERABLE, ListFilter
 
@@ -36,7 +37,7 @@ router = APIRouter(
 
 WILDCARD = "~"
 DEFAULT_ORDER = ["dag_id", "task_id", "run_id", "map_index", "key"]
-MAX_SORT_PARAMS = 10
+_ORDER_NAMES = {name: name for name in ORDERABLE}
 
 
 def _entry(row: Row[Any]) -> dict[str, Any]:
@@ -62,30 +63,6 @@ def _native(row: Row[Any], status_code: int = 200) -> Response:
     else:
         body["value"] = values.decode(text)  # NaN/Infinity are written as null
     return json_response(body, status_code)
-
-
-def parse_order_by(order_by: list[str]) -> list[tuple[str, bool]]:
-    """Validate ``order_by`` values (``name`` or ``-name``) into (name, descending) pairs.
-
-    Raises:
-        HTTPException: 400 with Airflow's message for too many or unknown fields.
-    """
-    if len(order_by) > MAX_SORT_PARAMS:
-        raise HTTPException(
-            400,
-            f"Ordering with more than {MAX_SORT_PARAMS} parameters is not allowed. "
-            f"Provided: {order_by}",
-        )
-    parsed = []
-    for item in order_by:
-        name = item.lstrip("-")
-        if name not in ORDERABLE:
-            raise HTTPException(
-                400,
-                f"Ordering with '{name}' is disallowed or the attribute does not exist on the model",
-            )
-        parsed.append((name, item.startswith("-")))
-    return parsed
 
 
 def _bounds(**given: Any) -> dict[str, Any]:
@@ -142,7 +119,7 @@ def get_xcom_entries(
     run_after_gt: AwareDatetime | None = None,
     run_after_lte: AwareDatetime | None = None,
     run_after_lt: AwareDatetime | None = None,
-    order_by: Annotated[list[str], Query()] = DEFAULT_ORDER,  # noqa: B006 (read-only default)
+    order_by: Annotated[list[str], Query()] = DEFAULT_ORDER,
     xcom_key: str | None = None,
     map_index: Annotated[int | None, Query(ge=-1)] = None,
 ) -> Response:
@@ -150,7 +127,7 @@ def get_xcom_entries(
 
     ``limit`` is capped at the configured maximum page size (default 100).
     """
-    order = parse_order_by(order_by)
+    order = parse_order_by(order_by, _ORDER_NAMES)
     f = ListFilter(
         dag_id=None if dag_id == WILDCARD else dag_id,
         run_id=None if dag_run_id == WILDCARD else dag_run_id,
