@@ -33,7 +33,15 @@ from xcomkit import __version__
 from xcomkit.client import rest
 from xcomkit.client.api_response import ApiResponse
 from xcomkit.client.configuration import Configuration
-from xcomkit.client.exceptions import ApiException, ApiValueError
+from xcomkit.client.exceptions import (  # noqa: F401 (also importable from here, as officially)
+    ApiException,
+    ApiValueError,
+    BadRequestException,
+    ForbiddenException,
+    NotFoundException,
+    ServiceException,
+    UnauthorizedException,
+)
 
 # (method, url, headers, body, post_params), as returned by ``param_serialize``.
 RequestSerialized = tuple[str, str, dict[str, str], Any | None, list[Any]]
