@@ -5,8 +5,10 @@ one alias below. Every test runs twice, with ``client_pkg`` (xcomkit.client) and
 the official ``airflow_client.client``, so passing proves the two behave the same. Where
 they differ on purpose (official bugs), the test says which package does what.
 
-The server is ``xcom_target`` (tests/client/conftest.py): xcomkit under uvicorn by default,
-or a real Airflow 3.3.2. Its database is shared by the session, so keys are unique.
+The server is ``live_server`` (tests/conftest.py): xcomkit under uvicorn, or, with
+``XCOMKIT_TARGET_URL``/``XCOMKIT_TARGET_USERS`` set, any server loaded with the test
+manifest, e.g. a real Airflow 3.3.2 (``python compat/airflow_ref.py up``). Its database
+is shared by the session, so keys are unique.
 """
 
 from __future__ import annotations
@@ -37,17 +39,17 @@ def pkg(request: pytest.FixtureRequest) -> types.ModuleType:
 
 
 @pytest.fixture
-def make_api(pkg: types.ModuleType, xcom_target: Any) -> Iterator[Any]:
+def make_api(pkg: types.ModuleType, live_server: Any) -> Iterator[Any]:
     """``make_api(role)``: an XComApi for that role (None: no credentials; "forged": a
     malformed token)."""
     clients: list[Any] = []
 
     def make(role: str | None = "admin") -> Any:
-        configuration = pkg.Configuration(host=xcom_target.base_url)
+        configuration = pkg.Configuration(host=live_server.base_url)
         if role == "forged":
             configuration.access_token = "not-a-jwt"
         elif role is not None:
-            configuration.access_token = xcom_target.token(role)
+            configuration.access_token = live_server.token(role)
         api_client = pkg.ApiClient(configuration)
         clients.append(api_client)
         return pkg.XComApi(api_client)
@@ -290,13 +292,13 @@ def test_get_as_viewer_is_allowed(make_api: Any, stored: str) -> None:
 
 
 def test_get_with_unparsable_map_index_is_422(
-    api: Any, pkg: types.ModuleType, xcom_target: Any, stored: str
+    api: Any, pkg: types.ModuleType, live_server: Any, stored: str
 ) -> None:
     with pytest.raises(pkg.ApiException) as excinfo:
         api.get_xcom_entry(
             DAG, TASK, RUN, stored,
             _request_auth=query_param("map_index", "abc"),
-            _headers={"Authorization": f"Bearer {xcom_target.token('admin')}"},
+            _headers={"Authorization": f"Bearer {live_server.token('admin')}"},
         )  # fmt: skip
     exc = assert_error(excinfo, pkg, "UnprocessableEntityException", 422)
     (error,) = exc.data.detail
@@ -395,13 +397,13 @@ def test_list_with_forged_token_is_403(make_api: Any, pkg: types.ModuleType) -> 
 
 
 def test_list_with_unparsable_limit_is_422(
-    api: Any, pkg: types.ModuleType, xcom_target: Any
+    api: Any, pkg: types.ModuleType, live_server: Any
 ) -> None:
     with pytest.raises(pkg.ApiException) as excinfo:
         api.get_xcom_entries(
             "~", "~", "~",
             _request_auth=query_param("limit", "many"),
-            _headers={"Authorization": f"Bearer {xcom_target.token('admin')}"},
+            _headers={"Authorization": f"Bearer {live_server.token('admin')}"},
         )  # fmt: skip
     exc = assert_error(excinfo, pkg, "UnprocessableEntityException", 422)
     assert [item.actual_instance for item in exc.data.detail[0].loc] == ["query", "limit"]
@@ -503,13 +505,13 @@ def test_delete_as_viewer_is_403(make_api: Any, pkg: types.ModuleType, stored: s
 
 
 def test_delete_with_unparsable_map_index_is_422(
-    api: Any, pkg: types.ModuleType, xcom_target: Any, stored: str
+    api: Any, pkg: types.ModuleType, live_server: Any, stored: str
 ) -> None:
     with pytest.raises(pkg.ApiException) as excinfo:
         api.delete_xcom_entry(
             DAG, TASK, RUN, stored,
             _request_auth=query_param("map_index", "abc"),
-            _headers={"Authorization": f"Bearer {xcom_target.token('admin')}"},
+            _headers={"Authorization": f"Bearer {live_server.token('admin')}"},
         )  # fmt: skip
     assert_error(excinfo, pkg, "UnprocessableEntityException", 422)
 
