@@ -28,7 +28,7 @@ class ServerContext:
     tokens: TokenService
 
 
-def get_ctx(request: Request) -> ServerContext:
+async def get_ctx(request: Request) -> ServerContext:
     """The :class:`ServerContext` of the app serving ``request``."""
     ctx: ServerContext = request.app.state.ctx
     return ctx
@@ -42,7 +42,7 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 _ANONYMOUS_ADMIN = Principal("anonymous", "admin")
 
 
-def current_user(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+async def current_user(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     """The caller, from a verified bearer token (an anonymous admin under ``--no-auth``).
 
     Raises:
@@ -63,7 +63,7 @@ def current_user(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)])
 Reader = Annotated[Principal, Depends(current_user)]
 
 
-def writer(principal: Reader) -> Principal:
+async def writer(principal: Reader) -> Principal:
     """The caller, who must hold a role that may write.
 
     Raises:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -60,18 +61,40 @@ def _joined(*columns: ColumnElement[Any]) -> Select[Any]:
     )
 
 
-def get_entry(
-    conn: Connection, dag_id: str, run_id: str, task_id: str, key: str, map_index: int
-) -> Row[Any] | None:
-    """One XCom with its value, or None. A single indexed query."""
-    q = _joined(*_ENTRY_COLUMNS, xcom.c.value).where(
+def _identity(dag_id: Any, run_id: Any, task_id: Any, key: Any, map_index: Any) -> list[Any]:
+    return [
         xcom.c.dag_id == dag_id,
         xcom.c.task_id == task_id,
         xcom.c.run_id == run_id,
         xcom.c.map_index == map_index,
         xcom.c.key == key,
+    ]
+
+
+# Built once: the hot path only binds parameters (no statement construction per call).
+_GET_ONE = _joined(*_ENTRY_COLUMNS, xcom.c.value).where(
+    *_identity(
+        bindparam("dag_id"),
+        bindparam("run_id"),
+        bindparam("task_id"),
+        bindparam("key"),
+        bindparam("map_index"),
     )
-    return conn.execute(q).first()
+)
+
+
+def get_entry(
+    conn: Connection, dag_id: str, run_id: str, task_id: str, key: str, map_index: int
+) -> Row[Any] | None:
+    """One XCom with its value, or None. A single indexed query."""
+    params = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "task_id": task_id,
+        "key": key,
+        "map_index": map_index,
+    }
+    return conn.execute(_GET_ONE, params).first()
 
 
 @dataclass
@@ -232,16 +255,6 @@ def insert_entry(
             )
     except IntegrityError as exc:
         raise XComExists(key) from exc
-
-
-def _identity(dag_id: str, run_id: str, task_id: str, key: str, map_index: int) -> list[Any]:
-    return [
-        xcom.c.dag_id == dag_id,
-        xcom.c.task_id == task_id,
-        xcom.c.run_id == run_id,
-        xcom.c.map_index == map_index,
-        xcom.c.key == key,
-    ]
 
 
 def update_entry(

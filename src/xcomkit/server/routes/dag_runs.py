@@ -69,7 +69,7 @@ def dag_run_body(row: Row[Any]) -> dict[str, Any]:
 
 
 @router.post("")
-def trigger_dag_run(
+async def trigger_dag_run(
     ctx: Ctx, user: Writer, dag_id: str, body: TriggerDAGRunPostBody, request: Request
 ) -> Response:
     """Create a manual DAG run: 200 (as Airflow answers, not 201); 404 for an unknown DAG;
@@ -93,7 +93,7 @@ def trigger_dag_run(
 
 
 @router.get("")
-def get_dag_runs(
+async def get_dag_runs(
     ctx: Ctx,
     _user: Reader,
     dag_id: str,
@@ -116,6 +116,6 @@ def get_dag_runs(
 
 
 @router.get("/{dag_run_id}")
-def get_dag_run(ctx: Ctx, _user: Reader, dag_id: str, dag_run_id: str) -> Response:
+async def get_dag_run(ctx: Ctx, _user: Reader, dag_id: str, dag_run_id: str) -> Response:
     """One DAG run; 404 with Airflow's message when missing."""
     return json_response(dag_run_body(service.get_dag_run(ctx.engine, dag_id, dag_run_id)))

@@ -70,7 +70,7 @@ def _bounds(**given: Any) -> dict[str, Any]:
 
 
 @router.get("/{xcom_key:path}", response_model=XComResponseNative | XComResponseString)
-def get_xcom_entry(
+async def get_xcom_entry(
     ctx: Ctx,
     _user: Reader,
     dag_id: str,
@@ -94,7 +94,7 @@ def get_xcom_entry(
 
 
 @router.get("", response_model=XComCollectionResponse)
-def get_xcom_entries(
+async def get_xcom_entries(
     ctx: Ctx,
     _user: Reader,
     dag_id: str,
@@ -159,7 +159,7 @@ def get_xcom_entries(
 
 
 @router.post("", status_code=201, response_model=XComResponseNative)
-def create_xcom_entry(
+async def create_xcom_entry(
     ctx: Ctx,
     _user: Writer,
     dag_id: str,
@@ -181,7 +181,7 @@ def create_xcom_entry(
 
 
 @router.patch("/{xcom_key:path}", response_model=XComResponseNative)
-def update_xcom_entry(
+async def update_xcom_entry(
     ctx: Ctx,
     _user: Writer,
     dag_id: str,
@@ -198,7 +198,7 @@ def update_xcom_entry(
 
 
 @router.delete("/{xcom_key:path}", status_code=204, response_class=Response)
-def delete_xcom_entry(
+async def delete_xcom_entry(
     ctx: Ctx,
     _user: Writer,
     dag_id: str,
