@@ -1,6 +1,7 @@
-"""XComClient / AsyncXComClient against a real server (``xcom_target``: xcomkit by default,
-or Apache Airflow 3.3.2 with ``XCOMKIT_CLIENT_TARGET=airflow|url``). Keys are unique per
-test: the server's database is shared by the session."""
+"""XComClient / AsyncXComClient against a real server (``live_server``: xcomkit by default,
+or another server such as Apache Airflow 3.3.2 with ``XCOMKIT_TARGET_URL`` and
+``XCOMKIT_TARGET_USERS``; see tests/conftest.py). Keys are unique per test: the server's
+database is shared by the session."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def unique(prefix: str = "modern") -> str:
 
 
 @pytest.fixture
-def client(xcom_target: Any) -> Iterator[XComClient]:
-    with XComClient(xcom_target.base_url, token=xcom_target.token("admin")) as c:
+def client(live_server: Any) -> Iterator[XComClient]:
+    with XComClient(live_server.base_url, token=live_server.token("admin")) as c:
         yield c
 
 
@@ -137,27 +138,27 @@ def test_list_filters_and_iter_entries_pages(client: XComClient) -> None:
         client.delete(DAG, "run_2", "load", key)
 
 
-def test_viewer_may_read_but_not_write(client: XComClient, xcom_target: Any) -> None:
+def test_viewer_may_read_but_not_write(client: XComClient, live_server: Any) -> None:
     key = unique()
     client.push(DAG, RUN, TASK, key, 1)
-    with XComClient(xcom_target.base_url, token=xcom_target.token("viewer")) as viewer:
+    with XComClient(live_server.base_url, token=live_server.token("viewer")) as viewer:
         assert viewer.pull(DAG, RUN, TASK, key).value == 1
         with pytest.raises(XComAuthError) as info:
             viewer.push(DAG, RUN, TASK, unique(), 1)
     assert (info.value.status, info.value.detail) == (403, "Forbidden")
 
 
-def test_invalid_static_token_is_auth_error(xcom_target: Any) -> None:
+def test_invalid_static_token_is_auth_error(live_server: Any) -> None:
     with (
-        XComClient(xcom_target.base_url, token="not-a-jwt") as c,
+        XComClient(live_server.base_url, token="not-a-jwt") as c,
         pytest.raises(XComAuthError) as info,
     ):
         c.list()
     assert (info.value.status, info.value.detail) == (403, "Invalid JWT token")
 
 
-def test_no_token_is_not_authenticated(xcom_target: Any) -> None:
-    with XComClient(xcom_target.base_url) as c, pytest.raises(XComAuthError) as info:
+def test_no_token_is_not_authenticated(live_server: Any) -> None:
+    with XComClient(live_server.base_url) as c, pytest.raises(XComAuthError) as info:
         c.list()
     assert (info.value.status, info.value.detail) == (401, "Not authenticated")
 
@@ -182,9 +183,9 @@ def test_login_with_wrong_password(live_server: Any) -> None:
     assert info.value.status == 401
 
 
-async def test_async_client_roundtrip(xcom_target: Any) -> None:
+async def test_async_client_roundtrip(live_server: Any) -> None:
     key = f"{unique()}/async ü"
-    async with AsyncXComClient(xcom_target.base_url, token=xcom_target.token("admin")) as c:
+    async with AsyncXComClient(live_server.base_url, token=live_server.token("admin")) as c:
         assert (await c.push(DAG, RUN, TASK, key, [1])).value == [1]
         assert (await c.pull(DAG, RUN, TASK, key)).value == [1]
         assert (await c.update(DAG, RUN, TASK, key, [2])).value == [2]
