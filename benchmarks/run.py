@@ -176,6 +176,12 @@ class Server:
     pid: int
     stop: Callable[[], None]
     ready_s: float | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    def check_alive(self) -> None:
+        """Raise if the server process has exited (with its exit status)."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with status {self.proc.returncode}")
 
 
 def free_port() -> int:
@@ -270,7 +276,8 @@ def start_xcomkit(name: str, db_file: Path, workdir: Path) -> Server:
     except BaseException:
         stopper(proc)()
         raise
-    return Server(name, base, response.json()["access_token"], proc.pid, stopper(proc), ready)
+    token = response.json()["access_token"]
+    return Server(name, base, token, proc.pid, stopper(proc), ready, proc)
 
 
 def start_bare(workdir: Path) -> Server:
@@ -301,7 +308,7 @@ def start_bare(workdir: Path) -> Server:
     except BaseException:
         stopper(proc)()
         raise
-    return Server("bare", base, "unused", proc.pid, stopper(proc), ready)
+    return Server("bare", base, "unused", proc.pid, stopper(proc), ready, proc)
 
 
 def start_airflow(db_url: str | None) -> Server:
@@ -312,7 +319,8 @@ def start_airflow(db_url: str | None) -> Server:
     ref = start_reference(manifest_path=MANIFEST, db_url=db_url)
     assert ref.process is not None
     say(f"  airflow up in {time.perf_counter() - started:.0f} s (migrate, serialize, start)")
-    return Server("airflow", ref.base_url, ref.token("admin"), ref.process.pid, ref.cleanup)
+    token = ref.token("admin")
+    return Server("airflow", ref.base_url, token, ref.process.pid, ref.cleanup, None, ref.process)
 
 
 def put_entries(server: Server) -> None:
@@ -457,7 +465,9 @@ def run_wrk(
         str(script),
         server.base_url + scenario.path,
     ]
+    server.check_alive()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    server.check_alive()
     for line in proc.stdout.splitlines():
         if line.startswith("WRKJSON "):
             return dict(json.loads(line[len("WRKJSON ") :]))
@@ -502,7 +512,7 @@ def measure(
         worker_hwm_mb=round(vm_hwm_mb(server.pid) or 0, 1) if hwm_ok else None,
     )
     say(
-        f"  {phase:5} {server.name:14} {scenario.name:17} {result.rps:9.1f} req/s"
+        f"  {phase:6} {server.name:11} {scenario.name:17} {result.rps:9.1f} req/s"
         f"  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:8.2f} ms  errors {result.errors}"
         f"  rss {result.peak_rss_mb:.0f} MB"
     )
@@ -513,59 +523,53 @@ def measure(
 
 
 def summarize_profile(raw_file: Path, top: int = 25) -> dict[str, Any]:
-    """Self and inclusive sample shares from py-spy's raw (collapsed) output."""
+    """Sample shares (percent) from py-spy's raw (collapsed) output, by function.
+
+    ``self_pct_by_library``: where the leaf frame is (first path component: a library,
+    a stdlib module, or xcomkit); ``self_pct``: leaf functions; ``inclusive_pct``:
+    functions with their callees, leaving out the frames under (nearly) every sample
+    (the uvicorn/typer entry chain); ``xcomkit_inclusive_pct``: xcomkit's own functions.
+    """
     self_counts: Counter[str] = Counter()
     incl_counts: Counter[str] = Counter()
     buckets: Counter[str] = Counter()
     total = 0
-    for line in raw_file.read_text().splitlines():
+    for line in raw_file.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [f for f in stack.split(";") if f and not f.startswith(("thread ", "process "))]
-        if not frames:
-            continue
+        frames = [_function(f) for f in stack.split(";") if f]
         total += count
-        self_counts[_short(frames[-1])] += count
-        for frame in {_short(f) for f in frames}:
+        self_counts[frames[-1]] += count
+        buckets[_library(frames[-1])] += count
+        for frame in set(frames):
             incl_counts[frame] += count
-        buckets[_bucket(frames[-1])] += count
 
-    def share(counter: Counter[str]) -> list[tuple[str, float]]:
-        if not total:
-            return []
-        return [(k, round(100 * v / total, 1)) for k, v in counter.most_common(top)]
+    def share(items: list[tuple[str, int]]) -> list[tuple[str, float]]:
+        return [(k, round(100 * v / total, 1)) for k, v in items[:top]] if total else []
 
+    inclusive = [(k, v) for k, v in incl_counts.most_common() if v < 0.8 * total]
+    own = [(k, v) for k, v in incl_counts.most_common() if _library(k) == "xcomkit"]
     return {
         "samples": total,
-        "self_pct_by_library": share(buckets),
-        "self_pct": share(self_counts),
-        "inclusive_pct": share(incl_counts),
+        "self_pct_by_library": share(buckets.most_common()),
+        "self_pct": share(self_counts.most_common()),
+        "inclusive_pct": share(inclusive),
+        "xcomkit_inclusive_pct": share(own),
     }
 
 
-def _short(frame: str) -> str:
-    # "func (/path/to/site-packages/pkg/mod.py:123)" -> "func (pkg/mod.py:123)"
+def _function(frame: str) -> str:
+    # py-spy: "func (pkg/module.py:123)" -> "func (pkg/module.py)"
     name, _, where = frame.partition(" (")
-    where = where.rstrip(")")
-    for marker in ("site-packages/", "/src/", "/lib/python3"):
-        if marker in where:
-            where = where.split(marker, 1)[1]
-            break
-    return f"{name} ({where})"
+    return f"{name} ({where.rstrip(')').rsplit(':', 1)[0]})"
 
 
-def _bucket(frame: str) -> str:
-    where = frame.partition(" (")[2]
-    if "site-packages/" in where:
-        return where.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
-    if "/src/xcomkit/" in where or "xcomkit/" in where:
-        return "xcomkit"
-    if "/lib/python3" in where:
-        mod = where.split("/lib/python3", 1)[1].split("/", 2)[-1]
-        return "stdlib:" + mod.split("/", 1)[0].split(".py", 1)[0]
-    return where or frame
+def _library(function: str) -> str:
+    where = function.partition(" (")[2].rstrip(")")
+    first = where.split("/", 1)[0]
+    return first.removesuffix(".py") or function
 
 
 def profile(
@@ -616,20 +620,25 @@ def profile(
 # ----------------------------------------------------------------------------- main
 
 
+def scale_label(xcoms: int) -> str:
+    """ "1M" for 1,000,000 XComs, "100k" for 100,000, ..."""
+    return f"{xcoms // 1_000_000}M" if xcoms % 1_000_000 == 0 else f"{xcoms // 1000}k"
+
+
 def ratio(a: float, b: float) -> float | None:
     return round(a / b, 2) if b else None
 
 
 def print_table(results: list[Result], out: Any = sys.stdout) -> None:
     header = (
-        f"{'phase':5}  {'server':10}  {'scenario':17} {'req/s':>9} {'ok/s':>9} {'p50 ms':>8}"
+        f"{'phase':6}  {'server':10}  {'scenario':17} {'req/s':>9} {'ok/s':>9} {'p50 ms':>8}"
         f" {'p99 ms':>8} {'errors':>7} {'peak RSS MB':>11}"
     )
     print(header, file=out)
     print("-" * len(header), file=out)
     for r in results:
         print(
-            f"{r.phase:5}  {r.server:10}  {r.scenario:17} {r.rps:9.1f} {r.ok_rps:9.1f}"
+            f"{r.phase:6}  {r.server:10}  {r.scenario:17} {r.rps:9.1f} {r.ok_rps:9.1f}"
             f" {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d} {r.peak_rss_mb:11.1f}",
             file=out,
         )
@@ -654,8 +663,8 @@ def compute_ratios(results: list[Result]) -> list[dict[str, Any]]:
                 "errors": x.errors,
             }
         )
-    scale = {r.scenario: r for r in results if r.phase == "1M"}
-    same_time_empty = {r.scenario: r for r in results if r.phase == "empty@1M"}
+    scale = {r.scenario: r for r in results if r.phase not in ("empty", "empty2")}
+    same_time_empty = {r.scenario: r for r in results if r.phase == "empty2"}
     for row in rows:
         big = scale.get(row["scenario"])
         base = same_time_empty.get(row["scenario"])
@@ -878,7 +887,7 @@ def scale_phase(
     for scenario in wanted:
         if scenario.name not in READ_SCENARIOS:
             continue
-        for server, phase in ((xk, "empty@1M"), (big, "1M")):
+        for server, phase in ((xk, "empty2"), (big, scale_label(args.scale_xcoms))):
             r = measure(wrk, server, scenario, args, workdir, phase, True)
             r.server = "xcomkit"
             results.append(r)
