@@ -1,0 +1,605 @@
+"""The compatibility job (``make compat``): every case answered by Airflow 3.3.2 and xcomkit.
+
+Brings up a reference Apache Airflow 3.3.2 (compat/airflow_ref.py) and an xcomkit
+server (``xcomkit serve`` on a free port, a temporary SQLite database), both with the
+DAGs of tests/data/manifest.yaml and the same DAG runs, created on both through
+``POST /api/v2/dags/{dag_id}/dagRuns`` so the runs' fields (run_after, triggered_by,
+triggering_user_name) are made the same way. Then sends each case of compat/cases.py to
+both, in order, and compares status, content type and parsed body after normalizing
+the values that must differ (see :func:`normalize`). Then runs examples/seed_example.py
+(official apache-airflow-client) against both servers and the client test suite
+(tests/client) against the live Airflow.
+
+Prints: cases, equal, documented divergences, unexpected differences (each as a unified
+diff of the two normalized answers), 5xx from xcomkit. Exits 1 on any unexpected
+difference, xcomkit 5xx, documented divergence not met, or failed seed/client run.
+
+    .venv/bin/python compat/run.py [--only SUBSTRING] [--json-out FILE] [--skip-clients]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from compat.airflow_ref import (
+    DEFAULT_MANIFEST,
+    ROLES,
+    create_runs,
+    free_port,
+    load_manifest,
+    reference_airflow,
+)
+from compat.cases import ANY, UNSET, Case, all_cases
+from compat.observe_airflow import make_jwt
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+#: Response headers that are part of the compared answer when a case asks for them.
+NORMALIZED_KEYS = {
+    "timestamp": "<timestamp>",
+    "run_after": "<run_after>",
+    "queued_at": "<queued_at>",
+    "dag_versions": "<dag_versions>",
+    "git_version": "<git_version>",
+    "access_token": "<jwt>",
+}
+GENERATED_RUN_ID = re.compile(r"manual__\d{4}-\d\d-\d\dT[0-9:.]+\+00:00")
+ERROR_ID = re.compile(r"look for ID [A-Za-z0-9]+")
+
+
+# ---------------------------------------------------------------------------------------
+# Servers
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """One side of the comparison: base URL, passwords, JWT secret and token style."""
+
+    name: str
+    base_url: str
+    passwords: dict[str, str]
+    jwt_secret: str
+    audience: str
+    issuer: str | None
+    _tokens: dict[str, str] = field(default_factory=dict)
+    _client: httpx.Client | None = None
+
+    def client(self) -> httpx.Client:
+        """A client that opens a new connection per request (no keep-alive), so a 5xx
+        that makes Airflow drop its connection cannot spill onto the next case."""
+        if self._client is None:
+            self._client = httpx.Client(
+                base_url=self.base_url,
+                timeout=60,
+                limits=httpx.Limits(max_keepalive_connections=0),
+            )
+        return self._client
+
+    def token(self, role: str) -> str:
+        if role not in self._tokens:
+            r = httpx.post(
+                f"{self.base_url}/auth/token",
+                json={"username": role, "password": self.passwords[role]},
+                timeout=30,
+            )
+            if r.status_code != 201:
+                raise RuntimeError(f"{self.name}: login as {role}: {r.status_code} {r.text}")
+            self._tokens[role] = r.json()["access_token"]
+        return self._tokens[role]
+
+    def auth_headers(self, role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role)}"}
+
+    def forge(self, kind: str) -> str:
+        """A token of ``kind`` (see compat.cases.FORGE_KINDS) in this server's own style."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "sub": "admin",
+            "role": "admin",
+            "jti": uuid.uuid4().hex,
+            "aud": self.audience,
+            "nbf": now,
+            "exp": now + 3600,
+            "iat": now,
+        }
+        if self.issuer:
+            claims["iss"] = self.issuer
+        else:
+            claims["teams"] = []
+        secret, alg = self.jwt_secret, "HS512"
+        if kind == "expired":
+            claims.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
+        elif kind == "other_secret":
+            secret = secrets.token_hex(32)
+        elif kind == "alg_none":
+            alg = "none"
+        elif kind == "hs256":
+            alg = "HS256"
+        elif kind == "no_aud":
+            del claims["aud"]
+        elif kind == "wrong_aud":
+            claims["aud"] = "someone-else"
+        elif kind == "no_exp":
+            del claims["exp"]
+        elif kind == "nbf_future":
+            claims["nbf"] = now + 3600
+        elif kind == "no_role":
+            del claims["role"]
+        elif kind == "sub_viewer_role_admin":
+            claims["sub"] = "viewer"
+        elif kind == "sub_nobody_role_admin":
+            claims["sub"] = "nobody"
+        elif kind == "role_viewer":
+            claims.update(sub="viewer", role="viewer")
+        elif kind != "valid_admin":
+            raise ValueError(f"unknown forge kind {kind!r}")
+        return make_jwt(claims, secret, alg)
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"xcomkit exited {proc.returncode}:\n{log.read_text()[-4000:]}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"xcomkit not ready in {deadline_s}s:\n{log.read_text()[-4000:]}")
+
+
+@contextlib.contextmanager
+def xcomkit_server(manifest_path: Path) -> Iterator[Server]:
+    """``xcomkit serve`` on a free port over a fresh SQLite file with the manifest's DAGs.
+
+    The manifest's runs are not loaded from the file but created over the API afterwards
+    (as on the reference), so both servers' runs carry the same fields.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="xcomkit-compat-"))
+    db = f"sqlite:///{tmp / 'xcomkit.db'}"
+    manifest = load_manifest(manifest_path)
+    dags_only = tmp / "dags.yaml"
+    dags_only.write_text(yaml.safe_dump({"dags": manifest["dags"]}))
+    xcomkit = str(BIN / "xcomkit")
+    passwords = {role: f"{role}-password" for role in ROLES}
+    secret = secrets.token_hex(32)
+    env = {**os.environ, "XCOMKIT_JWT_SECRET": secret}
+    for role in ROLES:
+        subprocess.run(
+            [
+                xcomkit,
+                "users",
+                "create",
+                role,
+                "--role",
+                role,
+                "--password",
+                passwords[role],
+                "--db",
+                db,
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+    port = free_port()
+    log = tmp / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [xcomkit, "serve", "--db", db, "--dags", str(dags_only), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_http(f"{base}/api/v2/monitor/health", proc, log, 60)
+        server = Server("xcomkit", base, passwords, secret, "xcomkit-api", "xcomkit")
+        create_runs(server, manifest["runs"])  # type: ignore[arg-type]
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Sending and comparing
+# ---------------------------------------------------------------------------------------
+
+
+def _substitute(value: Any, server: Server) -> Any:
+    """Replace ``{password:<role>}`` in strings (at any depth) with the server's password."""
+    if isinstance(value, str):
+        return re.sub(r"\{password:(\w+)\}", lambda m: server.passwords[m.group(1)], value)
+    if isinstance(value, list):
+        return [_substitute(v, server) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, server) for k, v in value.items()}
+    return value
+
+
+def auth_header(case: Case, server: Server) -> str | None:
+    if case.auth is None:
+        return None
+    if case.auth.startswith("raw:"):
+        raw = case.auth[4:]
+        return raw.replace("{token}", server.token("admin")) if "{token}" in raw else raw
+    if case.auth.startswith("forge:"):
+        return f"Bearer {server.forge(case.auth[6:])}"
+    return f"Bearer {server.token(case.auth)}"
+
+
+@dataclass
+class Answer:
+    status: int | str
+    content_type: str | None
+    body: Any
+    headers: dict[str, str]
+
+    def as_dict(self, header_names: tuple[str, ...] = ()) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "content_type": self.content_type}
+        for name in header_names:
+            out[name] = self.headers.get(name)
+        out["body"] = self.body
+        return out
+
+
+def send(case: Case, server: Server) -> Answer:
+    """Send one case on a fresh connection (a 5xx in Airflow may poison keep-alive)."""
+    headers = dict(case.headers)
+    auth = auth_header(case, server)
+    if auth is not None:
+        headers["Authorization"] = auth
+    kwargs: dict[str, Any] = {"headers": headers, "params": case.params}
+    if case.content is not None:
+        content = case.content
+        if isinstance(content, str):
+            content = _substitute(content, server).encode()
+        kwargs["content"] = content
+        if case.content_type:
+            headers["Content-Type"] = case.content_type
+    elif case.json is not UNSET:
+        kwargs["content"] = json.dumps(_substitute(case.json, server)).encode()
+        headers["Content-Type"] = case.content_type or "application/json"
+    if case.target is not None:
+        kwargs["extensions"] = {"target": case.target.encode()}
+    client = server.client()
+    request = client.build_request(case.method, case.path, **kwargs)
+    try:
+        response = client.send(request)
+    except httpx.HTTPError as exc:
+        return Answer(f"transport error: {type(exc).__name__}", None, str(exc), {})
+    ctype = response.headers.get("content-type")
+    body: Any
+    if not response.content:
+        body = ""
+    elif ctype and "json" in ctype:
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            body = response.text
+    elif ctype and ctype.startswith("text/html"):
+        body = "<html page>"
+    else:
+        body = response.text
+    return Answer(response.status_code, ctype, body, dict(response.headers))
+
+
+DEFAULT_XCOM_ORDER = ("dag_id", "task_id", "run_id", "map_index", "key")
+
+
+def untie(case: Case, body: Any) -> Any:
+    """Sort an XCom list's entries within runs of equal sort keys, by their identity.
+
+    Airflow orders by the requested ``order_by`` then by the DAG run's integer id; rows
+    that tie on both come in whatever order the database's plan yields (on SQLite: rowid
+    order for a table scan, primary-key order for an index scan), so that order is not
+    part of the contract. The requested order and the per-run order are still compared.
+    """
+    if not (isinstance(body, dict) and isinstance(body.get("xcom_entries"), list)):
+        return body
+    fields = [v.lstrip("-") for k, v in (case.params or []) if k == "order_by"]
+    fields = fields or list(DEFAULT_XCOM_ORDER)
+    entries = body["xcom_entries"]
+
+    def group(e: dict[str, Any]) -> tuple[Any, ...]:
+        return (*(str(e.get(f)) for f in fields), e.get("dag_id"), e.get("run_id"))
+
+    def identity(e: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(str(e.get(f)) for f in DEFAULT_XCOM_ORDER)
+
+    out: list[Any] = []
+    i = 0
+    while i < len(entries):
+        j = i
+        while j < len(entries) and group(entries[j]) == group(entries[i]):
+            j += 1
+        out += sorted(entries[i:j], key=identity)
+        i = j
+    return {**body, "xcom_entries": out}
+
+
+def normalize(value: Any) -> Any:
+    """Replace what must differ between two servers: times, generated ids, JWTs."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if (k in NORMALIZED_KEYS and v is not None and v != []) or k == "dag_versions":
+                out[k] = NORMALIZED_KEYS[k]
+            else:
+                out[k] = normalize(v)
+        return out
+    if isinstance(value, list):
+        return [normalize(v) for v in value]
+    if isinstance(value, str):
+        value = GENERATED_RUN_ID.sub("manual__<generated>", value)
+        return ERROR_ID.sub("look for ID <error-id>", value)
+    return value
+
+
+def _dump(d: dict[str, Any]) -> list[str]:
+    return json.dumps(d, indent=2, ensure_ascii=False, sort_keys=False).splitlines()
+
+
+def _matches(expected: tuple[int, Any], answer: Answer) -> bool:
+    status, body = expected
+    if answer.status != status:
+        return False
+    norm = normalize(answer.body)
+    if body is ANY:
+        return True
+    if callable(body):
+        try:
+            return bool(body(norm))
+        except Exception:
+            return False
+    return bool(norm == body)
+
+
+def _describe(expected: tuple[int, Any]) -> str:
+    status, body = expected
+    if body is ANY:
+        return f"{status} (any body)"
+    if callable(body):
+        return f"{status} where {body.__doc__ or body.__name__}"
+    return f"{status} {json.dumps(body, ensure_ascii=False)}"
+
+
+@dataclass
+class Outcome:
+    case: Case
+    airflow: Answer
+    xcomkit: Answer
+    verdict: str  # "equal", "documented", "unexpected", "documented-not-met"
+    diff: str = ""
+
+
+def compare(case: Case, airflow: Answer, xcomkit: Answer) -> Outcome:
+    a = normalize(airflow.as_dict(case.compare_headers))
+    x = normalize(xcomkit.as_dict(case.compare_headers))
+    a["body"] = normalize(untie(case, airflow.body))
+    x["body"] = normalize(untie(case, xcomkit.body))
+    diff = "\n".join(
+        difflib.unified_diff(_dump(a), _dump(x), "airflow", "xcomkit", lineterm="", n=3)
+    )
+    if case.expect_xcomkit is not None:
+        if _matches(case.expect_xcomkit, xcomkit):
+            return Outcome(case, airflow, xcomkit, "documented", diff)
+        diff = (
+            f"documented xcomkit answer: {_describe(case.expect_xcomkit)}\n"
+            f"xcomkit answered: {json.dumps(x, ensure_ascii=False)}\n"
+            f"airflow answered: {json.dumps(a, ensure_ascii=False)}"
+        )
+        return Outcome(case, airflow, xcomkit, "documented-not-met", diff)
+    if a == x and type_exact(a, x):
+        return Outcome(case, airflow, xcomkit, "equal")
+    return Outcome(case, airflow, xcomkit, "unexpected", diff or "(differ only in number types)")
+
+
+def type_exact(a: Any, b: Any) -> bool:
+    """Python's ``==`` says 1 == 1.0 == True; JSON answers must match in type as well."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(type_exact(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(type_exact(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    return True
+
+
+def describe_request(case: Case) -> str:
+    req = httpx.Request(case.method, "http://h" + case.path, params=case.params)
+    line = f"{case.method} {case.target or req.url.raw_path.decode()}"
+    if case.auth != "admin":
+        line += f"  [auth: {case.auth}]"
+    if case.content is not None:
+        shown = case.content if isinstance(case.content, str) else repr(case.content)
+        line += f"  body: {shown[:200]}"
+        if case.content_type:
+            line += f"  ({case.content_type})"
+    elif case.json is not UNSET:
+        line += f"  json: {json.dumps(case.json, ensure_ascii=False)[:200]}"
+    return line
+
+
+# ---------------------------------------------------------------------------------------
+# Official client runs
+# ---------------------------------------------------------------------------------------
+
+
+def run_seed_example(server: Server) -> tuple[bool, str]:
+    env = {
+        **os.environ,
+        "XCOMKIT_URL": server.base_url,
+        "ACCESS_TOKEN": server.token("admin"),
+        "DAG_RUN_ID": "run_1",
+    }
+    r = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "seed_example.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=REPO,
+    )
+    return r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+
+
+def run_client_tests(airflow: Server) -> tuple[bool, str]:
+    users = {role: [role, airflow.passwords[role]] for role in ROLES}
+    env = {
+        **os.environ,
+        "XCOMKIT_TARGET_URL": airflow.base_url,
+        "XCOMKIT_TARGET_USERS": json.dumps(users),
+    }
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/client",
+            "-m",
+            "not xcomkit_only",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+        cwd=REPO,
+    )
+    return r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+
+
+# ---------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    parser.add_argument("--json-out", type=Path, help="write every case's answers as JSON")
+    parser.add_argument(
+        "--skip-clients", action="store_true", help="skip examples/seed_example.py and tests/client"
+    )
+    parser.add_argument(
+        "--show-documented",
+        action="store_true",
+        help="also print the diff of every documented divergence",
+    )
+    args = parser.parse_args(argv)
+    cases = all_cases()
+    print(f"compat: {len(cases)} cases; starting xcomkit and Airflow 3.3.2 ...", flush=True)
+    t0 = time.monotonic()
+    with xcomkit_server(args.manifest) as xk, reference_airflow(manifest_path=args.manifest) as ref:
+        af = Server("airflow", ref.base_url, ref.passwords, ref.jwt_secret, "apache-airflow", None)
+        print(
+            f"compat: servers up in {time.monotonic() - t0:.0f}s "
+            f"(airflow {af.base_url}, xcomkit {xk.base_url})",
+            flush=True,
+        )
+        outcomes = [compare(c, send(c, af), send(c, xk)) for c in cases]
+        client_results: list[tuple[str, bool, str]] = []
+        if not args.skip_clients:
+            for server in (af, xk):
+                ok, out = run_seed_example(server)
+                client_results.append((f"seed_example.py against {server.name}", ok, out))
+            ok, out = run_client_tests(af)
+            client_results.append(("tests/client against airflow", ok, out))
+    return report(outcomes, client_results, args)
+
+
+def report(
+    outcomes: list[Outcome], client_results: list[tuple[str, bool, str]], args: argparse.Namespace
+) -> int:
+    if args.json_out:
+        args.json_out.write_text(
+            json.dumps(
+                [
+                    {
+                        "name": o.case.name,
+                        "request": describe_request(o.case),
+                        "verdict": o.verdict,
+                        "airflow": o.airflow.as_dict(),
+                        "xcomkit": o.xcomkit.as_dict(),
+                    }
+                    for o in outcomes
+                ],
+                indent=1,
+                ensure_ascii=False,
+                default=str,
+            )
+        )
+    by = {
+        v: [o for o in outcomes if o.verdict == v]
+        for v in ("equal", "documented", "unexpected", "documented-not-met")
+    }
+    xk_5xx = [
+        o for o in outcomes if not isinstance(o.xcomkit.status, int) or o.xcomkit.status >= 500
+    ]
+    for o in by["unexpected"] + by["documented-not-met"]:
+        print(f"\n=== {o.verdict.upper()}: {o.case.name}\n    {describe_request(o.case)}")
+        print(o.diff)
+    if args.show_documented:
+        for o in by["documented"]:
+            print(f"\n--- documented: {o.case.name} ({o.case.why})\n    {describe_request(o.case)}")
+            print(o.diff)
+    for o in xk_5xx:
+        print(
+            f"\n=== XCOMKIT 5XX: {o.case.name}\n    {describe_request(o.case)}\n"
+            f"    {o.xcomkit.status} {o.xcomkit.body!r}"
+        )
+    failed_clients = [name for name, ok, _ in client_results if not ok]
+    for name, ok, out in client_results:
+        print(f"\n=== {name}: {'ok' if ok else 'FAILED'}")
+        if not ok:
+            print(out)
+    print(
+        f"\ncompat summary: {len(outcomes)} cases, {len(by['equal'])} equal, "
+        f"{len(by['documented'])} documented divergences, "
+        f"{len(by['unexpected'])} unexpected differences, "
+        f"{len(by['documented-not-met'])} documented answers not met, "
+        f"{len(xk_5xx)} xcomkit 5xx, "
+        f"{len(client_results) - len(failed_clients)}/{len(client_results)} client runs ok"
+    )
+    bad = by["unexpected"] or by["documented-not-met"] or xk_5xx or failed_clients
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
