@@ -6,6 +6,7 @@ role, with password ``<role>-password``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests import pg
 from xcomkit.manifest import load_manifest, read_manifest
 from xcomkit.server.app import create_app
 from xcomkit.server.auth.passwords import hash_password
@@ -99,12 +101,35 @@ def template_db(tmp_path_factory: pytest.TempPathFactory, password_hashes: dict[
     return path
 
 
-@pytest.fixture
-def api(tmp_path: Path, template_db: Path) -> Iterator[Api]:
-    """A fresh app on a fresh SQLite file, for one test."""
-    path = tmp_path / "xcomkit.db"
-    shutil.copyfile(template_db, path)
-    url = f"sqlite:///{path}"
+@pytest.fixture(scope="session")
+def postgres_template(password_hashes: dict[str, str]) -> Iterator[str]:
+    """A throw-away PostgreSQL cluster with a migrated, loaded template database.
+
+    Yields the cluster's admin URL; skips where PostgreSQL is not installed.
+    """
+    if pg.find_bin() is None:
+        pytest.skip("PostgreSQL server programs are not installed")
+    with pg.temporary_cluster() as admin_url:
+        engine = prepare_database(
+            pg.create_database(admin_url, "xcomkit_template"), password_hashes
+        )
+        engine.dispose()
+        yield admin_url
+
+
+_pg_counter = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def api(request: pytest.FixtureRequest, tmp_path: Path, template_db: Path) -> Iterator[Api]:
+    """A fresh app on a fresh database, for one test: SQLite, then PostgreSQL."""
+    if request.param == "postgresql":
+        admin_url = request.getfixturevalue("postgres_template")
+        url = pg.create_database(admin_url, f"t{next(_pg_counter)}", template="xcomkit_template")
+    else:
+        path = tmp_path / "xcomkit.db"
+        shutil.copyfile(template_db, path)
+        url = f"sqlite:///{path}"
     engine = make_engine(url)
     settings = Settings(db=url, jwt_secret=TEST_SECRET)
     app = create_app(settings, engine=engine)
