@@ -1,8 +1,8 @@
-"""Client-side CPU per call: ``xcomkit.modern.XComClient`` vs ``apache-airflow-client``.
+"""Client CPU per call: official ``apache-airflow-client``, ``xcomkit.client``, ``XComClient``.
 
 Starts ``benchmarks/bare_app.py`` (constant answers, so the server costs the same for
-both) under uvicorn in another process, then for each call kind runs both clients in
-interleaved rounds and reports the median of :func:`time.process_time` per call, in
+all) under uvicorn in another process, then for each call kind runs the three clients
+in interleaved rounds, each over its own keep-alive connection, and reports the median of :func:`time.process_time` per call, in
 microseconds, for this process only (the client). Numbers only: nothing is asserted.
 
 Run from the repository root: ``.venv/bin/python benchmarks/client_cpu.py [--calls N]``.
@@ -73,6 +73,7 @@ def main() -> None:
 
     import airflow_client.client as official
 
+    import xcomkit.client as dropin
     from xcomkit.modern import XComClient
 
     port = free_port()
@@ -82,41 +83,52 @@ def main() -> None:
         config = official.Configuration(host=base)
         config.access_token = "benchmark-token"
         api = official.XComApi(official.ApiClient(config))
+        dconfig = dropin.Configuration(host=base)
+        dconfig.access_token = "benchmark-token"
+        dapi = dropin.XComApi(dropin.ApiClient(dconfig))
         xcom = XComClient(base, token="benchmark-token")
         value = {"rows": 1234, "path": "s3://bucket/data/part-0001.parquet", "ok": True}
         d, r, t = "xcom_demo", "run_1", "extract"
-        kinds: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
+        k = "bench_key_0007"
+        kinds: dict[str, tuple[Callable[[], object], ...]] = {
             "get one": (
-                lambda: api.get_xcom_entry(d, t, r, "bench_key_0007"),
-                lambda: xcom.pull(d, r, t, "bench_key_0007"),
+                lambda: api.get_xcom_entry(d, t, r, k),
+                lambda: dapi.get_xcom_entry(d, t, r, k),
+                lambda: xcom.pull(d, r, t, k),
             ),
             "list 50": (
                 lambda: api.get_xcom_entries(d, r, t),
+                lambda: dapi.get_xcom_entries(d, r, t),
                 lambda: xcom.list(d, r, t),
             ),
             "create": (
-                lambda: api.create_xcom_entry(
-                    d, t, r, official.XComCreateBody(key="bench_key_0007", value=value)
-                ),
-                lambda: xcom.push(d, r, t, "bench_key_0007", value),
+                lambda: api.create_xcom_entry(d, t, r, official.XComCreateBody(key=k, value=value)),
+                lambda: dapi.create_xcom_entry(d, t, r, dropin.XComCreateBody(key=k, value=value)),
+                lambda: xcom.push(d, r, t, k, value),
             ),
             "update": (
-                lambda: api.update_xcom_entry(
-                    d, t, r, "bench_key_0007", official.XComUpdateBody(value=value)
-                ),
-                lambda: xcom.update(d, r, t, "bench_key_0007", value),
+                lambda: api.update_xcom_entry(d, t, r, k, official.XComUpdateBody(value=value)),
+                lambda: dapi.update_xcom_entry(d, t, r, k, dropin.XComUpdateBody(value=value)),
+                lambda: xcom.update(d, r, t, k, value),
             ),
         }
         print(f"client CPU per call, median of {args.rounds} rounds x {args.calls} calls (us)")
-        print(f"{'call':<10} {'official':>10} {'XComClient':>11} {'ratio':>7}")
-        for name, (theirs, ours) in kinds.items():
-            cpu_per_call(theirs, 50), cpu_per_call(ours, 50)  # warm up
-            a, b = [], []
+        print(
+            f"{'call':<10} {'official':>9} {'xcomkit.client':>15} {'XComClient':>11}"
+            f" {'drop-in/off':>12} {'XComClient/off':>15}"
+        )
+        for name, clients in kinds.items():
+            for call in clients:
+                cpu_per_call(call, 50)  # warm up
+            samples: list[list[float]] = [[] for _ in clients]
             for _ in range(args.rounds):
-                a.append(cpu_per_call(theirs, args.calls))
-                b.append(cpu_per_call(ours, args.calls))
-            ma, mb = statistics.median(a), statistics.median(b)
-            print(f"{name:<10} {ma:>10.0f} {mb:>11.0f} {mb / ma:>7.2f}")
+                for i, call in enumerate(clients):
+                    samples[i].append(cpu_per_call(call, args.calls))
+            off, drop, modern = (statistics.median(s) for s in samples)
+            print(
+                f"{name:<10} {off:>9.0f} {drop:>15.0f} {modern:>11.0f}"
+                f" {drop / off:>12.2f} {modern / off:>15.2f}"
+            )
         xcom.close()
     finally:
         server.terminate()
