@@ -2,8 +2,9 @@
 
 Starts ``benchmarks/bare_app.py`` (constant answers, so the server costs the same for
 all) under uvicorn in another process, then for each call kind runs the three clients
-in interleaved rounds, each over its own keep-alive connection, and reports the median of :func:`time.process_time` per call, in
-microseconds, for this process only (the client). Numbers only: nothing is asserted.
+in interleaved rounds, each over its own keep-alive connection, and reports the median
+of :func:`time.process_time` per call, in microseconds, for this process only (the
+client). Numbers only: nothing is asserted.
 
 Run from the repository root: ``.venv/bin/python benchmarks/client_cpu.py [--calls N]``.
 """
