@@ -82,6 +82,12 @@ def X(
     return base if key is None else f"{base}/{key}"
 
 
+def where(description: str, check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """A body predicate with a description (shown in reports)."""
+    check.__doc__ = description
+    return check
+
+
 def detail(message: str) -> dict[str, str]:
     return {"detail": message}
 
@@ -135,6 +141,12 @@ VALUES: dict[str, Any] = {
     "jsonstr_str": '"inner"',
     "jsonstr_nested": '{"a": "[1, {\\"b\\": null}]"}',
     "jsonstr_bad": "{not json",
+    "jsonstr_ws": " 1 ",
+    "jsonstr_nan": "NaN",
+    "jsonstr_inf": "-Infinity",
+    "jsonstr_bigint": "1180591620717411303424",
+    "jsonstr_float1": "1.0",
+    "jsonstr_reserved_lookalike": '{"__classname": 1}',
     "nested": {"a": [1, None, {"b": True}], "c": "x", "d": {"e": {"f": [[], {}]}}},
     "empty_list": [],
     "empty_dict": {},
@@ -881,6 +893,8 @@ def list_cases() -> list[Case]:
             ],
         ),
         L("unknown param ignored", run2, [("foo", "bar")]),
+        L("limit repeated", run2, [("limit", "1"), ("limit", "2")]),
+        L("xcom_key repeated", allx, [("xcom_key", "l_alpha"), ("xcom_key", "l_beta")]),
     ]
     return cases
 
@@ -1139,6 +1153,9 @@ def other_cases() -> list[Case]:
         Case("dagrun list", "GET", runs),
         Case("dagrun list ~", "GET", "/api/v2/dags/~/dagRuns"),
         Case("dagrun list unknown dag", "GET", "/api/v2/dags/nodag/dagRuns"),
+        Case("dagrun list limit offset", "GET", runs, params=[("limit", "1"), ("offset", "1")]),
+        Case("patch ~ dag", "PATCH", X("val_int", dag="~"), json={"value": 1}),
+        Case("delete ~ run", "DELETE", X("val_int", run="~")),
         Case("xcom on new run", "POST", X(run="c_run_c"), json={"key": "o_new", "value": 1}),
         Case("xcom on new run get", "GET", X("o_new", run="c_run_c")),
         Case(
@@ -1219,7 +1236,10 @@ def divergent_cases() -> list[Case]:
             "POST",
             load,
             json={"key": "d_m0", "value": 1, "map_index": 0},
-            expect_xcomkit=(201, lambda b: b["map_index"] == 0 and b["value"] == 1),
+            expect_xcomkit=(
+                201,
+                where("the XCom at map_index 0", lambda b: b["map_index"] == 0 and b["value"] == 1),
+            ),
             why=no_ti,
         ),
         Case(
@@ -1227,7 +1247,7 @@ def divergent_cases() -> list[Case]:
             "POST",
             load,
             json={"key": "d_m5", "value": "five", "map_index": 5},
-            expect_xcomkit=(201, lambda b: b["map_index"] == 5),
+            expect_xcomkit=(201, where("the XCom at map_index 5", lambda b: b["map_index"] == 5)),
             why=no_ti,
         ),
         Case(
@@ -1235,7 +1255,7 @@ def divergent_cases() -> list[Case]:
             "POST",
             load,
             json={"key": "d_mtrue", "value": 1, "map_index": True},
-            expect_xcomkit=(201, lambda b: b["map_index"] == 1),
+            expect_xcomkit=(201, where("the XCom at map_index 1", lambda b: b["map_index"] == 1)),
             why=no_ti,
         ),
         Case(
@@ -1243,7 +1263,7 @@ def divergent_cases() -> list[Case]:
             "POST",
             load,
             json={"key": "d_m3", "value": 1, "map_index": "3"},
-            expect_xcomkit=(201, lambda b: b["map_index"] == 3),
+            expect_xcomkit=(201, where("the XCom at map_index 3", lambda b: b["map_index"] == 3)),
             why=no_ti,
         ),
         Case(
@@ -1251,7 +1271,10 @@ def divergent_cases() -> list[Case]:
             "GET",
             X("d_m5", task="load"),
             params=[("map_index", "5")],
-            expect_xcomkit=(200, lambda b: b["map_index"] == 5 and b["value"] == "five"),
+            expect_xcomkit=(
+                200,
+                where("the XCom", lambda b: b["map_index"] == 5 and b["value"] == "five"),
+            ),
             why="the XCom exists only in xcomkit (see create map_index 5)",
         ),
         Case(
@@ -1259,7 +1282,7 @@ def divergent_cases() -> list[Case]:
             "GET",
             load,
             params=[("map_index", "5")],
-            expect_xcomkit=(200, lambda b: b["total_entries"] == 1),
+            expect_xcomkit=(200, where("one entry", lambda b: b["total_entries"] == 1)),
             why="the XCom exists only in xcomkit (see create map_index 5)",
         ),
         Case(
@@ -1267,7 +1290,7 @@ def divergent_cases() -> list[Case]:
             "PATCH",
             X("d_m5", task="load"),
             json={"value": "six", "map_index": 5},
-            expect_xcomkit=(200, lambda b: b["value"] == "six"),
+            expect_xcomkit=(200, where("the patched XCom", lambda b: b["value"] == "six")),
             why="the XCom exists only in xcomkit (see create map_index 5)",
         ),
         Case(
@@ -1370,7 +1393,13 @@ def divergent_cases() -> list[Case]:
             "POST",
             "/api/v2/dags/xcom_demo/dagRuns",
             json={"dag_run_id": "d_run_tz", "logical_date": "2025-02-06T02:00:00+02:00"},
-            expect_xcomkit=(200, lambda b: b["logical_date"] == "2025-02-06T00:00:00Z"),
+            expect_xcomkit=(
+                200,
+                where(
+                    "logical_date 2025-02-06T00:00:00Z",
+                    lambda b: b["logical_date"] == "2025-02-06T00:00:00Z",
+                ),
+            ),
             why="Airflow echoes the given offset once in the trigger answer (every later read "
             "says Z); xcomkit answers in UTC Z form every time",
         ),

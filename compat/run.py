@@ -450,8 +450,8 @@ def describe_request(case: Case) -> str:
         if case.content_type:
             line += f"  ({case.content_type})"
     elif case.json is not UNSET:
-        line += f"  json: {json.dumps(case.json, ensure_ascii=False)[:200]}"
-    return line
+        line += f"  json: {_abbreviate(json.dumps(case.json, ensure_ascii=False))[:200]}"
+    return _abbreviate(line)
 
 
 # ---------------------------------------------------------------------------------------
@@ -518,6 +518,12 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-clients", action="store_true", help="skip examples/seed_example.py and tests/client"
     )
     parser.add_argument(
+        "--write-doc",
+        type=Path,
+        help="write the table of documented divergences, as answered now, to this file "
+        "(docs/compatibility.md)",
+    )
+    parser.add_argument(
         "--show-documented",
         action="store_true",
         help="also print the diff of every documented divergence",
@@ -544,6 +550,82 @@ def main(argv: list[str] | None = None) -> int:
     return report(outcomes, client_results, args)
 
 
+def _abbreviate(text: str) -> str:
+    return re.sub(r"(.)\1{19,}", lambda m: f"{m.group(1)}×{len(m.group(0))}", text)
+
+
+def _short(answer: Answer, other: Answer | None = None) -> str:
+    """Status and body for a table cell; of two dict bodies only the fields that differ."""
+    body = normalize(answer.body)
+    if other is not None and isinstance(body, dict) and isinstance(other.body, dict):
+        theirs = normalize(other.body)
+        if "xcom_entries" not in body:
+            differing = {
+                k: v
+                for k, v in body.items()
+                if k not in theirs or theirs[k] != v or not type_exact(theirs[k], v)
+            }
+            if differing and len(differing) < len(body):
+                body = {"…": "…", **differing}
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    text = _abbreviate(text)
+    if len(text) > 240:
+        text = text[:240] + "…"
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return f"{answer.status} `{text}`" if text else f"{answer.status} (empty)"
+
+
+def compatibility_doc(outcomes: list[Outcome]) -> str:
+    """docs/compatibility.md: every documented divergence with both servers' answers."""
+    documented = [o for o in outcomes if o.case.expect_xcomkit is not None]
+    lines = [
+        "# Where xcomkit answers differently from Apache Airflow 3.3.2",
+        "",
+        "`make compat` (compat/run.py) sends every request of compat/cases.py to a live",
+        "Airflow 3.3.2 (SQLite, simple auth manager, tests/data/manifest.yaml) and to",
+        "xcomkit, and compares status, content type and JSON body after normalizing only",
+        "what must differ: `timestamp`, `run_after`, `queued_at`, `dag_versions`,",
+        "`git_version`, access tokens, generated `manual__…` run ids and the random error",
+        "ids in Airflow's 409/500 bodies. Rows of an XCom list that tie on the requested",
+        "`order_by` and the DAG run are compared as a set (Airflow leaves their order to",
+        "the database's query plan).",
+        "",
+        "The requests below are answered differently on purpose, mostly where Airflow",
+        "answers 500. The job asserts xcomkit's answer for each. This table is written by",
+        "`.venv/bin/python compat/run.py --write-doc docs/compatibility.md` from the",
+        f"answers of a live run ({len(documented)} requests; `X` is",
+        "`/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/load/xcomEntries`, or",
+        "`…/extract/xcomEntries` where noted; `×N` abbreviates a repeated character; where",
+        'both answers are objects, only the fields that differ are shown, after `"…"`).',
+        "",
+        "| request | Airflow 3.3.2 answers | xcomkit answers | why |",
+        "| --- | --- | --- | --- |",
+    ]
+    for o in documented:
+        req = describe_request(o.case)
+        req = req.replace(
+            "/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/load/xcomEntries", "X"
+        )
+        req = req.replace(
+            "/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/extract/xcomEntries",
+            "X(extract)",
+        )
+        req = req.replace("|", "\\|")
+        xk = _short(o.xcomkit, o.airflow)
+        if o.verdict == "documented-not-met":
+            xk += f" **(not yet; documented: {_describe(o.case.expect_xcomkit)})**"
+        lines.append(f"| `{req}` | {_short(o.airflow, o.xcomkit)} | {xk} | {o.case.why} |")
+    lines += [
+        "",
+        "Not in the table, because they are normalized away: xcomkit answers",
+        "`dag_versions: []` (it keeps no DAG versions) and its own `git_version`; its",
+        "access tokens carry `iss: xcomkit`, `aud: xcomkit-api` (Airflow: `aud:",
+        "apache-airflow`, no `iss`), both HS512.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def report(
     outcomes: list[Outcome], client_results: list[tuple[str, bool, str]], args: argparse.Namespace
 ) -> int:
@@ -565,6 +647,8 @@ def report(
                 default=str,
             )
         )
+    if args.write_doc:
+        args.write_doc.write_text(compatibility_doc(outcomes))
     by = {
         v: [o for o in outcomes if o.verdict == v]
         for v in ("equal", "documented", "unexpected", "documented-not-met")
@@ -586,7 +670,9 @@ def report(
         )
     failed_clients = [name for name, ok, _ in client_results if not ok]
     for name, ok, out in client_results:
-        print(f"\n=== {name}: {'ok' if ok else 'FAILED'}")
+        counts = re.findall(r"^=*\s*(\d+ (?:passed|failed).*?)\s*=*$", out, re.M)
+        last = counts[-1] if counts else (out.strip().splitlines() or [""])[-1]
+        print(f"\n=== {name}: {'ok' if ok else 'FAILED'}  ({last})")
         if not ok:
             print(out)
     print(
