@@ -65,7 +65,7 @@ NORMALIZED_KEYS = {
     "access_token": "<jwt>",
 }
 GENERATED_RUN_ID = re.compile(r"manual__\d{4}-\d\d-\d\dT[0-9:.]+\+00:00")
-ERROR_ID = re.compile(r"look for ID [A-Za-z0-9]+")
+ERROR_ID = re.compile(r"look for ID [A-Za-z0-9_-]+")
 
 
 # ---------------------------------------------------------------------------------------
