@@ -433,15 +433,16 @@ class Result:
     duration_s: float
     rps: float
     ok_rps: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
     non_2xx: int
     socket_errors: int
     errors: int
     peak_rss_mb: float
     worker_hwm_mb: float | None = None
+    note: str | None = None
 
 
 def run_wrk(
@@ -474,6 +475,23 @@ def run_wrk(
     raise RuntimeError(f"wrk gave no summary ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
 
 
+def ms(value: float | None) -> str:
+    """Milliseconds for the tables: two decimals, or '-' when nothing completed."""
+    return "-" if value is None else f"{value:.2f}"
+
+
+def probe(server: Server, scenario: Scenario) -> str:
+    """One plain request with a long timeout, to tell a wedged server from a slow one."""
+    started = time.perf_counter()
+    headers = {"Authorization": f"Bearer {server.token}"}
+    try:
+        response = httpx.get(server.base_url + scenario.path, headers=headers, timeout=60)
+        outcome = f"GET answered {response.status_code}"
+    except httpx.HTTPError as exc:
+        outcome = f"GET failed: {type(exc).__name__}"
+    return f"{outcome} after {time.perf_counter() - started:.1f} s"
+
+
 def measure(
     wrk: str,
     server: Server,
@@ -501,19 +519,23 @@ def measure(
         duration_s=round(seconds, 2),
         rps=round(raw["requests"] / seconds, 1),
         ok_rps=round(ok / seconds, 1),
-        p50_ms=raw["p50_us"] / 1000,
-        p90_ms=raw["p90_us"] / 1000,
-        p99_ms=raw["p99_us"] / 1000,
-        max_ms=raw["max_us"] / 1000,
+        # No completed request: no latency (wrk would say 0).
+        p50_ms=raw["p50_us"] / 1000 if raw["requests"] else None,
+        p90_ms=raw["p90_us"] / 1000 if raw["requests"] else None,
+        p99_ms=raw["p99_us"] / 1000 if raw["requests"] else None,
+        max_ms=raw["max_us"] / 1000 if raw["requests"] else None,
         non_2xx=raw["status"],
         socket_errors=sock,
         errors=raw["status"] + sock,
         peak_rss_mb=round(mem["peak_mb"], 1),
         worker_hwm_mb=round(vm_hwm_mb(server.pid) or 0, 1) if hwm_ok else None,
     )
+    if result.requests == 0:
+        result.note = probe(server, scenario)
+        say(f"  {server.name} completed no request under load; probe: {result.note}")
     say(
         f"  {phase:6} {server.name:11} {scenario.name:17} {result.rps:9.1f} req/s"
-        f"  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:8.2f} ms  errors {result.errors}"
+        f"  p50 {ms(result.p50_ms):>7} ms  p99 {ms(result.p99_ms):>8} ms  errors {result.errors}"
         f"  rss {result.peak_rss_mb:.0f} MB"
     )
     return result
@@ -639,7 +661,7 @@ def print_table(results: list[Result], out: Any = sys.stdout) -> None:
     for r in results:
         print(
             f"{r.phase:6}  {r.server:10}  {r.scenario:17} {r.rps:9.1f} {r.ok_rps:9.1f}"
-            f" {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d} {r.peak_rss_mb:11.1f}",
+            f" {ms(r.p50_ms):>8} {ms(r.p99_ms):>8} {r.errors:7d} {r.peak_rss_mb:11.1f}",
             file=out,
         )
 
