@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
-
 #: Keys that Airflow's serializer reserves for its own envelopes. A value that contains
 #: one of them, at any depth or inside a JSON string, is refused (Airflow: 422).
 RESERVED_KEYS: frozenset[str] = frozenset(
@@ -38,6 +36,9 @@ RESERVED_KEYS: frozenset[str] = frozenset(
 MAX_KEY_LENGTH = 512
 #: Longest dag_id, task_id or run_id (Airflow's ``ID_LEN``).
 MAX_ID_LENGTH = 250
+#: The range of a map_index (a 32-bit ``Integer`` column, as in Airflow).
+MIN_MAP_INDEX = -(2**31)
+MAX_MAP_INDEX = 2**31 - 1
 
 
 class XComValueError(ValueError):
@@ -117,13 +118,14 @@ def is_plain_json(text: str) -> bool:
 
 
 def decode(text: str | None) -> Any:
-    """Parse stored JSON text back to a Python value (``None`` for SQL NULL)."""
+    """Parse stored JSON text back to a Python value (``None`` for SQL NULL).
+
+    Python's parser, so integers of any size stay exact (orjson would read those
+    beyond 64 bits as floats) and ``NaN``/``Infinity`` come back as floats.
+    """
     if text is None:
         return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # integers beyond 64 bits, NaN, Infinity
-        return json.loads(text)
+    return json.loads(text)
 
 
 def deserialize(value: Any) -> Any:

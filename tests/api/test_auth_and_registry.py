@@ -236,3 +236,32 @@ def test_unknown_api_paths_answer_like_airflow(api) -> None:
     r = api.client.get("/api/v1/dags")
     assert r.status_code == 404
     assert r.json()["error"].startswith("/api/v1 has been removed in Airflow 3")
+
+
+def test_trailing_slash_is_not_redirected(api) -> None:
+    r = api.client.get("/api/v2/version/", follow_redirects=False)
+    assert (r.status_code, r.json()) == (404, {"error": "API route not found"})
+
+
+def test_all_admins_login_routes_are_403(api) -> None:
+    for path in ("/auth/token", "/auth/token/login"):
+        r = api.client.get(path, follow_redirects=False)
+        assert r.status_code == 403
+        assert "simple_auth_manager_all_admins" in r.json()["detail"]
+
+
+def test_dag_run_list_has_airflow_paging_fields(api) -> None:
+    r = api.client.get("/api/v2/dags/xcom_demo/dagRuns", headers=api.headers())
+    body = r.json()
+    assert list(body) == [
+        "dag_runs",
+        "total_entries",
+        "total_entries_limit",
+        "next_cursor",
+        "previous_cursor",
+    ]
+    assert (body["total_entries_limit"], body["next_cursor"], body["previous_cursor"]) == (
+        None,
+        None,
+        None,
+    )

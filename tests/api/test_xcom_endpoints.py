@@ -456,3 +456,71 @@ def test_stored_value_is_compact_json_text(api) -> None:
         stored = conn.execute(select(xcom.c.value).where(xcom.c.key == "raw")).scalar_one()
     assert stored == '{"b":[1,2],"a":"é"}'
     assert json.loads(stored) == {"b": [1, 2], "a": "é"}
+
+
+@pytest.mark.parametrize(
+    ("value", "stringified"),
+    [
+        (2**70, "1180591620717411303424"),
+        (
+            {"n": 2**70, "m": [2**64 + 1]},
+            "{'n': 1180591620717411303424, 'm': [18446744073709551617]}",
+        ),
+    ],
+)
+def test_big_integers_stay_exact_under_stringify_and_deserialize(api, value, stringified) -> None:
+    create(api, "big", value)
+    url = api.xcom_url(key="big")
+    for params in ({"deserialize": "true"}, {}):
+        assert api.client.get(url, params=params, headers=api.headers()).json()["value"] == value
+    for params in ({"stringify": "true"}, {"stringify": "true", "deserialize": "true"}):
+        got = api.client.get(url, params=params, headers=api.headers()).json()["value"]
+        assert got == stringified
+
+
+HUGE = str(2**70)
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "params", "body"),
+    [
+        ("GET", "/k", {"map_index": HUGE}, None),
+        ("DELETE", "/k", {"map_index": HUGE}, None),
+        ("GET", "", {"map_index": HUGE}, None),
+        ("GET", "", {"map_index_filter": HUGE}, None),
+        ("GET", "", {"map_index_filter": "-" + HUGE}, None),
+        ("POST", "", None, {"key": "k", "value": 1, "map_index": 2**70}),
+        ("POST", "", None, {"key": "k", "value": 1, "map_index": 2**31}),
+        ("PATCH", "/k", None, {"value": 1, "map_index": 2**70}),
+        ("PATCH", "/k", None, {"value": 1, "map_index": -(2**40)}),
+    ],
+)
+def test_out_of_range_integers_are_422_not_500(api, method, suffix, params, body) -> None:
+    r = api.client.request(
+        method, api.xcom_url() + suffix, params=params, json=body, headers=api.headers()
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["type"] in ("less_than_equal", "greater_than_equal")
+
+
+def test_huge_offset_is_an_empty_page(api) -> None:
+    r = api.client.get(api.xcom_url(), params={"offset": HUGE}, headers=api.headers())
+    assert r.json() == {"xcom_entries": [], "total_entries": 0}
+    r = api.client.get("/api/v2/dags/~/dagRuns", params={"offset": HUGE}, headers=api.headers())
+    assert r.status_code == 200
+    assert r.json()["dag_runs"] == []
+
+
+@pytest.mark.parametrize("key", ["nul%00char", "%00"])
+def test_nul_characters_in_keys_are_not_5xx(api, key) -> None:
+    # SQLite can hold NUL (so nothing is found: 404); PostgreSQL text cannot (422).
+    url = api.xcom_url(key=key)
+    assert api.client.get(url, headers=api.headers()).status_code in (404, 422)
+    assert api.client.delete(url, headers=api.headers()).status_code in (404, 422)
+    r = create(api, "nul\x00char", 1)
+    assert r.status_code in (201, 422), r.text
+
+
+def test_patch_on_the_collection_is_405(api) -> None:
+    r = api.client.patch(api.xcom_url(), json={"value": 1}, headers=api.headers())
+    assert (r.status_code, r.json()) == (405, {"detail": "Method Not Allowed"})

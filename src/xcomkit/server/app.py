@@ -18,7 +18,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         description="Apache Airflow 3's XCom REST API, standalone.",
     )
     app.state.ctx = ServerContext(settings=settings, engine=engine, tokens=tokens)
+    # Airflow redirects nothing: "/api/v2/version/" is an unknown route, not a 307.
+    app.router.redirect_slashes = False
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> Response:
@@ -92,6 +94,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             if path.startswith("/api/v1"):
                 return json_response({"error": API_V1_REMOVED}, 404)
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(DataError)
+    async def _rejected_by_database(_request: Request, exc: DataError) -> Response:
+        # A value that passed validation but that the database cannot hold (for
+        # example a NUL character in PostgreSQL text): the client's input, so 422.
+        log.info("database rejected a value: %s", exc.orig)
+        return json_response(
+            {"detail": f"Value rejected by the database: {str(exc.orig).strip()}"}, 422
+        )
 
     @app.exception_handler(OperationalError)
     async def _database_busy(_request: Request, exc: OperationalError) -> Response:

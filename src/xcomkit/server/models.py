@@ -33,12 +33,12 @@ class XComCreateBody(StrictModel):
     """Body of ``POST .../xcomEntries``.
 
     Beyond Airflow (which answers 500 for these): ``key`` must be 1 to 512 characters
-    and ``map_index`` at least -1.
+    and ``map_index`` from -1 to 2**31 - 1.
     """
 
     key: str = Field(min_length=1, max_length=values.MAX_KEY_LENGTH)
     value: Any
-    map_index: int = Field(default=-1, ge=-1)
+    map_index: int = Field(default=-1, ge=-1, le=values.MAX_MAP_INDEX)
 
     @field_validator("value")
     @classmethod
@@ -47,10 +47,14 @@ class XComCreateBody(StrictModel):
 
 
 class XComUpdateBody(StrictModel):
-    """Body of ``PATCH .../xcomEntries/{xcom_key}``: the new ``value`` and the map_index."""
+    """Body of ``PATCH .../xcomEntries/{xcom_key}``: the new ``value`` and the map_index.
+
+    ``map_index`` only selects the XCom (Airflow answers 404 for one below -1); beyond
+    Airflow, it must fit the 32-bit column (Airflow answers 500 otherwise).
+    """
 
     value: Any
-    map_index: int = -1
+    map_index: int = Field(default=-1, ge=values.MIN_MAP_INDEX, le=values.MAX_MAP_INDEX)
 
     @field_validator("value")
     @classmethod

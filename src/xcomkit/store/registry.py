@@ -115,9 +115,11 @@ def list_dag_runs(
     if dag_id is not None:
         base = base.where(dag_run.c.dag_id == dag_id)
         count = count.where(dag_run.c.dag_id == dag_id)
+    total = conn.execute(count).scalar_one()
+    if limit == 0 or offset >= total:  # also keeps huge offsets away from the database
+        return [], total
     ordering = [col.desc() if desc else col.asc() for col, desc in order_by]
     rows = conn.execute(base.order_by(*ordering).limit(limit).offset(offset)).all()
-    total = conn.execute(count).scalar_one()
     return list(rows), total
 
 

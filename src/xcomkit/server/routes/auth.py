@@ -65,8 +65,9 @@ async def create_token(ctx: Ctx, request: Request) -> Response:
 
 
 @router.get("/token", status_code=201)
+@router.get("/token/login", status_code=307)
 def create_token_all_admins() -> Response:
-    """Airflow's credential-less login, which is off unless all users are admins: 403."""
+    """Airflow's credential-less logins, which are off unless all users are admins: 403."""
     raise HTTPException(
         403, "This method is only allowed if ``[core] simple_auth_manager_all_admins`` is True"
     )

@@ -112,7 +112,16 @@ async def get_dag_runs(
         offset=offset,
         order_by=order,
     )
-    return json_response({"dag_runs": [dag_run_body(r) for r in rows], "total_entries": total})
+    return json_response(
+        {
+            "dag_runs": [dag_run_body(r) for r in rows],
+            "total_entries": total,
+            # Airflow's cursor-paging fields; xcomkit pages by offset only.
+            "total_entries_limit": None,
+            "next_cursor": None,
+            "previous_cursor": None,
+        }
+    )
 
 
 @router.get("/{dag_run_id}")

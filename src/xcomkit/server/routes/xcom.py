@@ -77,7 +77,7 @@ async def get_xcom_entry(
     task_id: str,
     dag_run_id: str,
     xcom_key: str,
-    map_index: Annotated[int, Query(ge=-1)] = -1,
+    map_index: Annotated[int, Query(ge=-1, le=values.MAX_MAP_INDEX)] = -1,
     deserialize: bool = False,
     stringify: bool = False,
 ) -> Response:
@@ -110,7 +110,9 @@ async def get_xcom_entries(
     run_id_prefix_pattern: str | None = None,
     task_id_pattern: str | None = None,
     task_id_prefix_pattern: str | None = None,
-    map_index_filter: int | None = None,
+    map_index_filter: Annotated[
+        int | None, Query(ge=values.MIN_MAP_INDEX, le=values.MAX_MAP_INDEX)
+    ] = None,
     logical_date_gte: AwareDatetime | None = None,
     logical_date_gt: AwareDatetime | None = None,
     logical_date_lte: AwareDatetime | None = None,
@@ -121,7 +123,7 @@ async def get_xcom_entries(
     run_after_lt: AwareDatetime | None = None,
     order_by: Annotated[list[str], Query()] = DEFAULT_ORDER,
     xcom_key: str | None = None,
-    map_index: Annotated[int | None, Query(ge=-1)] = None,
+    map_index: Annotated[int | None, Query(ge=-1, le=values.MAX_MAP_INDEX)] = None,
 ) -> Response:
     """List XComs; ``~`` as dag_id, dag_run_id or task_id matches every one.
 
@@ -205,7 +207,7 @@ async def delete_xcom_entry(
     task_id: str,
     dag_run_id: str,
     xcom_key: str,
-    map_index: Annotated[int, Query(ge=-1)] = -1,
+    map_index: Annotated[int, Query(ge=-1, le=values.MAX_MAP_INDEX)] = -1,
 ) -> Response:
     """Delete an XCom (204); 404 if there is none for that key and map_index."""
     service.delete_xcom(ctx.engine, dag_id, dag_run_id, task_id, xcom_key, map_index)
