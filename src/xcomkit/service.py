@@ -251,7 +251,7 @@ def trigger_dag_run(
 ) -> Row[Any]:
     """Create a manual DAG run in state ``queued``, as Airflow's trigger endpoint does.
 
-    Without ``dag_run_id`` the id is ``manual__<logical_date or run_after, ISO 8601>``;
+    Without ``dag_run_id`` the id is ``manual__<run_after, ISO 8601>``;
     with a logical_date and no data interval, the interval is that instant.
 
     Raises:
@@ -265,8 +265,8 @@ def trigger_dag_run(
         run_after = run_after.replace(tzinfo=timezone.utc)
     if logical_date is not None and data_interval is None:
         data_interval = (logical_date, logical_date)
-    if not dag_run_id:  # Airflow generates one for a missing or empty dag_run_id
-        dag_run_id = f"manual__{(logical_date or run_after).isoformat()}"
+    if not dag_run_id:  # Airflow names a run without id after its run_after
+        dag_run_id = f"manual__{run_after.isoformat()}"
     with _write(engine) as conn:
         if registry.get_dag(conn, dag_id) is None:
             raise NotFound(f"Dag with dag_id: '{dag_id}' not found")

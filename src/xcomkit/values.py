@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 #: Keys that Airflow's serializer reserves for its own envelopes. A value that contains
 #: one of them, at any depth or inside a JSON string, is refused (Airflow: 422).
 RESERVED_KEYS: frozenset[str] = frozenset(
@@ -45,36 +47,61 @@ class XComValueError(ValueError):
     """A value that cannot be stored as an XCom. ``str(exc)`` is the user-facing reason."""
 
 
+def _parse_nested(text: str) -> Any:
+    """The object or array a JSON string holds, else None (never raises)."""
+    if not text or text.lstrip()[:1] not in ("[", "{"):
+        return None
+    try:
+        decoded = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return decoded if isinstance(decoded, (dict, list)) else None
+
+
 def find_reserved_keys(value: Any, path: str = "value") -> tuple[str, list[str]] | None:
     """Return ``(path, sorted reserved keys)`` for the first dict holding reserved keys.
 
-    Walks dicts and lists depth-first; a string whose content parses as a JSON object
-    or array is walked as well, because ``deserialize=true`` would re-parse it.
-    ``path`` renders like ``value.a[2].b``. Returns None when the value is clean.
+    Walks dicts and lists depth-first (iteratively, so depth is not limited by the
+    interpreter's recursion limit); a string whose content parses as a JSON object or
+    array is walked as well, because ``deserialize=true`` would re-parse it, as Airflow
+    checks. ``path`` renders like ``value.a[2].b``. Returns None when the value is clean.
     """
-    if isinstance(value, str):
-        if not value or value[0] not in "[{ \t\r\n":
-            return None
-        try:
-            decoded = json.loads(value)
-        except ValueError:
-            return None
-        if isinstance(decoded, (dict, list)):
-            return find_reserved_keys(decoded, path)
-        return None
-    if isinstance(value, dict):
-        found = RESERVED_KEYS.intersection(value)
-        if found:
-            return path, sorted(found)
-        for k, v in value.items():
-            hit = find_reserved_keys(v, f"{path}.{k}")
-            if hit:
-                return hit
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            hit = find_reserved_keys(item, f"{path}[{i}]")
-            if hit:
-                return hit
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            nested = _parse_nested(item)
+            if nested is not None:
+                stack.append((nested, where))
+        elif isinstance(item, dict):
+            found = RESERVED_KEYS.intersection(item)
+            if found:
+                return where, sorted(found)
+            stack.extend((v, f"{where}.{k}") for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(item))))
+    return None
+
+
+def find_lone_surrogate(value: Any) -> str | None:
+    """The first string (or dict key) in ``value`` holding a lone UTF-16 surrogate, or None.
+
+    Python's JSON parser accepts escapes such as ``"\\ud800"`` that no UTF-8 text (and
+    so no database) can hold.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return None
 
 
@@ -106,6 +133,17 @@ def encode(value: Any) -> str:
 
 
 _NON_FINITE_TOKENS = ("NaN", "Infinity")
+
+
+def as_json(text: str | None) -> Any:
+    """Stored JSON text ready for a response body: spliced in as is when it is standard
+    JSON (``orjson.Fragment``), else decoded so that NaN and Infinity are written as null.
+    """
+    if text is None:
+        return None
+    if is_plain_json(text):
+        return orjson.Fragment(text)
+    return decode(text)
 
 
 def is_plain_json(text: str) -> bool:

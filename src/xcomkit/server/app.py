@@ -35,6 +35,8 @@ from xcomkit.store.db import make_engine
 log = logging.getLogger("xcomkit.server")
 
 JWT_SECRET_SETTING = "jwt_secret"
+#: Words in a driver's error that mean lock contention (SQLite, PostgreSQL).
+_CONTENTION = ("locked", "busy", "deadlock", "could not serialize", "lock timeout")
 API_V1_REMOVED = (
     "/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."
 )
@@ -106,7 +108,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @app.exception_handler(OperationalError)
     async def _database_busy(_request: Request, exc: OperationalError) -> Response:
-        log.warning("database error: %s", exc.orig)
+        # Only contention is worth a retry; any other operational error is a bug (500).
+        if not any(sign in str(exc.orig).lower() for sign in _CONTENTION):
+            raise exc
+        log.warning("database busy: %s", exc.orig)
         return json_response(
             {"detail": "The database is busy; retry the request shortly."},
             503,

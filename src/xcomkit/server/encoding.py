@@ -19,16 +19,6 @@ from starlette.responses import Response
 _OPTS = orjson.OPT_UTC_Z
 
 
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
-
-
 def _default(obj: Any) -> Any:
     if isinstance(obj, datetime):
         if obj.tzinfo is not None:
@@ -40,18 +30,51 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
+def _finite(obj: Any) -> Any:
+    """A copy of ``obj`` with NaN and Infinity replaced by None (iterative: any depth)."""
+
+    def convert(item: Any) -> Any:
+        if isinstance(item, float) and not math.isfinite(item):
+            return None
+        if isinstance(item, dict):
+            copy: Any = {}
+            pending.append((item.items(), copy))
+            return copy
+        if isinstance(item, (list, tuple)):
+            out: Any = []
+            pending.append((enumerate(item), out))
+            return out
+        return item
+
+    pending: list[tuple[Any, Any]] = []
+    root = convert(obj)
+    while pending:
+        items, target = pending.pop()
+        for k, v in items:
+            if isinstance(target, dict):
+                target[str(k)] = convert(v)
+            else:
+                target.append(convert(v))
+    return root
+
+
 def dumps(obj: Any) -> bytes:
     """Encode ``obj`` (dicts, lists, scalars, datetimes, ``orjson.Fragment``) as JSON bytes.
 
-    NaN and Infinity become ``null``; integers of any size are written exactly.
+    NaN and Infinity become ``null``; integers of any size are written exactly; strings
+    that are not valid Unicode (lone surrogates) are written as ``\\uXXXX`` escapes.
     """
     try:
         return orjson.dumps(obj, option=_OPTS)
     except TypeError:
         pass
-    # Slow path: integers beyond 64 bits (never beside an orjson.Fragment: fragments
-    # carry stored values next to fixed metadata, which orjson always encodes).
-    text = json.dumps(_plain(obj), default=_default, ensure_ascii=False, separators=(",", ":"))
+    # Slow path: integers beyond 64 bits, nesting beyond orjson's 255 levels, or lone
+    # surrogates (never beside an orjson.Fragment: fragments carry stored values next
+    # to fixed metadata, which orjson always encodes).
+    try:
+        text = json.dumps(obj, default=_default, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN or Infinity
+        text = json.dumps(_finite(obj), default=_default, separators=(",", ":"))
     return text.encode()
 
 

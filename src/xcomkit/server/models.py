@@ -7,18 +7,63 @@ OpenAPI contract; the XCom routes encode their bodies directly (see ``encoding``
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timezone
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from xcomkit import values
 
 
 class StrictModel(BaseModel):
-    """Base for request bodies: unknown fields are refused with 422."""
+    """Base for request bodies: unknown fields are refused with 422, and so are strings
+    holding lone UTF-16 surrogates (``"\\ud800"``), which no database can store."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lone_surrogates(cls, data: Any) -> Any:
+        bad = values.find_lone_surrogate(data)
+        if bad is not None:
+            raise ValueError(
+                f"{bad.encode('utf-8', 'backslashreplace').decode()!r} holds a lone UTF-16 "
+                "surrogate, which is not valid Unicode text"
+            )
+        return data
+
+
+def _in_utc(value: datetime) -> datetime:
+    # Naive datetimes are taken as UTC. Converting an edge date (0001-01-01T00:00+01:00)
+    # leaves the datetime range: that is the client's input, so a 422, never a 500.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("date is out of range once converted to UTC") from None
+
+
+#: A timezone-aware datetime, converted to UTC (422 when it cannot be).
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+#: A datetime taken as UTC when naive, converted to UTC (422 when it cannot be).
+LenientUtcDatetime = Annotated[datetime, AfterValidator(_in_utc)]
+
+
+def _addressable_key(key: str) -> str:
+    # The {xcom_key:path} route matches any character but the line feed, so a key with
+    # one could be created and never read, updated or deleted again.
+    if "\n" in key:
+        raise ValueError("key must not contain a line feed (\\n): no URL path could address it")
+    return key
 
 
 def _checked_value(value: Any) -> Any:
@@ -36,7 +81,9 @@ class XComCreateBody(StrictModel):
     and ``map_index`` from -1 to 2**31 - 1.
     """
 
-    key: str = Field(min_length=1, max_length=values.MAX_KEY_LENGTH)
+    key: Annotated[
+        str, Field(min_length=1, max_length=values.MAX_KEY_LENGTH), AfterValidator(_addressable_key)
+    ]
     value: Any
     map_index: int = Field(default=-1, ge=-1, le=values.MAX_MAP_INDEX)
 
@@ -100,14 +147,14 @@ class TriggerDAGRunPostBody(StrictModel):
     """Body of ``POST /api/v2/dags/{dag_id}/dagRuns`` (Airflow's trigger body).
 
     ``logical_date`` must be present (it may be null); datetimes must carry a timezone,
-    except ``run_after``, which is taken as UTC when naive.
+    except ``run_after``, which is taken as UTC when naive. All are converted to UTC.
     """
 
     dag_run_id: str | None = Field(default=None, max_length=values.MAX_ID_LENGTH)
-    data_interval_start: AwareDatetime | None = None
-    data_interval_end: AwareDatetime | None = None
-    logical_date: AwareDatetime | None
-    run_after: datetime | None = None
+    data_interval_start: UtcDatetime | None = None
+    data_interval_end: UtcDatetime | None = None
+    logical_date: UtcDatetime | None
+    run_after: LenientUtcDatetime | None = None
     conf: dict[str, Any] | None = Field(default_factory=dict)
     note: str | None = None
     partition_key: str | None = None

@@ -11,24 +11,57 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Query
+from fastapi.exceptions import RequestValidationError
+
 _MAX_CODEPOINT = 0x10FFFF
 
+#: Longest pattern accepted (longer than any value it could match: keys hold 512
+#: characters, display names 2000). Beyond Airflow, which passes any length to the
+#: database and answers 500 when SQLite finds the LIKE pattern too complex.
+MAX_PATTERN_LENGTH = 4096
+#: Most ``|`` alternatives in one pattern (each becomes one OR-ed SQL condition).
+MAX_ALTERNATIVES = 100
 
-def _terms(value: str) -> list[str]:
+#: The type of a ``*_pattern`` or ``*_prefix_pattern`` query parameter.
+PatternQuery = Annotated[str | None, Query(max_length=MAX_PATTERN_LENGTH)]
+
+
+def _terms(value: str, name: str) -> list[str]:
     if "|" in value:
         terms = [t.strip() for t in value.split("|") if t.strip()]
+        if len(terms) > MAX_ALTERNATIVES:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "too_many_alternatives",
+                        "loc": ("query", name),
+                        "msg": f"A pattern may have at most {MAX_ALTERNATIVES} alternatives "
+                        f"separated by '|'; this one has {len(terms)}",
+                        "input": value,
+                    }
+                ]
+            )
         if terms:
             return terms
     return [value]
 
 
-def like_patterns(value: str | None) -> list[str] | None:
-    """ILIKE patterns (OR-ed) for a ``*_pattern`` value; None when the filter is absent."""
+def like_patterns(value: str | None, name: str) -> list[str] | None:
+    """ILIKE patterns (OR-ed) for the ``*_pattern`` parameter ``name``.
+
+    None when the filter is absent.
+
+    Raises:
+        RequestValidationError: more than :data:`MAX_ALTERNATIVES` alternatives (422).
+    """
     if value is None:
         return None
     if value == "~":
         value = "%"
-    return [f"%{t}%" for t in _terms(value)]
+    return [f"%{t}%" for t in _terms(value, name)]
 
 
 def _strip_tail(term: str) -> str:
@@ -55,14 +88,17 @@ def prefix_upper_bound(term: str) -> str | None:
     return None
 
 
-def prefix_bounds(value: str | None) -> list[tuple[str, str | None]] | None:
-    """(lower, upper) range bounds (OR-ed) for a ``*_prefix_pattern`` value.
+def prefix_bounds(value: str | None, name: str) -> list[tuple[str, str | None]] | None:
+    """(lower, upper) range bounds (OR-ed) for the ``*_prefix_pattern`` parameter ``name``.
 
     A lower bound of ``""`` stands for "any value" (``~``, or a term with no letters or
     digits). None when the filter is absent.
+
+    Raises:
+        RequestValidationError: more than :data:`MAX_ALTERNATIVES` alternatives (422).
     """
     if value is None:
         return None
     if value == "~":
         value = ""
-    return [(_strip_tail(t), prefix_upper_bound(t)) for t in _terms(value)]
+    return [(_strip_tail(t), prefix_upper_bound(t)) for t in _terms(value, name)]

@@ -33,7 +33,7 @@ async def _read_login_body(request: Request) -> LoginBody:
         if content_type == "application/json":
             try:
                 data: Any = await request.json()
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise RequestValidationError(f"Request body is not valid JSON: {exc}") from None
             return LoginBody.model_validate(data)
         if content_type == "application/x-www-form-urlencoded":

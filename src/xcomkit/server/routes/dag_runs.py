@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import NonNegativeInt
 from sqlalchemy import Row
 
-from xcomkit import service
+from xcomkit import service, values
 from xcomkit.server.deps import Ctx, Reader, Writer
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import TriggerDAGRunPostBody
@@ -58,7 +57,7 @@ def dag_run_body(row: Row[Any]) -> dict[str, Any]:
         "state": row.state,
         "triggered_by": row.triggered_by,
         "triggering_user_name": row.triggering_user_name,
-        "conf": orjson.Fragment(row.conf) if row.conf is not None else None,
+        "conf": values.as_json(row.conf),
         "note": row.note,
         "dag_versions": [],
         "bundle_version": None,

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime, NonNegativeInt
+from pydantic import NonNegativeInt
 from sqlalchemy import Row
 
 from xcomkit import service, values
 from xcomkit.server.deps import Ctx, Reader, Writer
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import (
+    UtcDatetime,
     XComCollectionResponse,
     XComCreateBody,
     XComResponseNative,
@@ -27,7 +27,7 @@ from xcomkit.server.models import (
     XComUpdateBody,
 )
 from xcomkit.server.ordering import parse_order_by
-from xcomkit.server.patterns import like_patterns, prefix_bounds
+from xcomkit.server.patterns import PatternQuery, like_patterns, prefix_bounds
 from xcomkit.store.xcoms import ORDERABLE, ListFilter
 
 router = APIRouter(
@@ -57,11 +57,7 @@ def _entry(row: Row[Any]) -> dict[str, Any]:
 
 def _native(row: Row[Any], status_code: int = 200) -> Response:
     body = _entry(row)
-    text = row.value if row.value is not None else "null"
-    if values.is_plain_json(text):
-        body["value"] = orjson.Fragment(text)  # spliced in: no parse and re-dump
-    else:
-        body["value"] = values.decode(text)  # NaN/Infinity are written as null
+    body["value"] = values.as_json(row.value)  # spliced in: no parse and re-dump
     return json_response(body, status_code)
 
 
@@ -102,25 +98,25 @@ async def get_xcom_entries(
     task_id: str,
     limit: NonNegativeInt = 50,
     offset: NonNegativeInt = 0,
-    xcom_key_pattern: str | None = None,
-    xcom_key_prefix_pattern: str | None = None,
-    dag_display_name_pattern: str | None = None,
-    dag_display_name_prefix_pattern: str | None = None,
-    run_id_pattern: str | None = None,
-    run_id_prefix_pattern: str | None = None,
-    task_id_pattern: str | None = None,
-    task_id_prefix_pattern: str | None = None,
+    xcom_key_pattern: PatternQuery = None,
+    xcom_key_prefix_pattern: PatternQuery = None,
+    dag_display_name_pattern: PatternQuery = None,
+    dag_display_name_prefix_pattern: PatternQuery = None,
+    run_id_pattern: PatternQuery = None,
+    run_id_prefix_pattern: PatternQuery = None,
+    task_id_pattern: PatternQuery = None,
+    task_id_prefix_pattern: PatternQuery = None,
     map_index_filter: Annotated[
         int | None, Query(ge=values.MIN_MAP_INDEX, le=values.MAX_MAP_INDEX)
     ] = None,
-    logical_date_gte: AwareDatetime | None = None,
-    logical_date_gt: AwareDatetime | None = None,
-    logical_date_lte: AwareDatetime | None = None,
-    logical_date_lt: AwareDatetime | None = None,
-    run_after_gte: AwareDatetime | None = None,
-    run_after_gt: AwareDatetime | None = None,
-    run_after_lte: AwareDatetime | None = None,
-    run_after_lt: AwareDatetime | None = None,
+    logical_date_gte: UtcDatetime | None = None,
+    logical_date_gt: UtcDatetime | None = None,
+    logical_date_lte: UtcDatetime | None = None,
+    logical_date_lt: UtcDatetime | None = None,
+    run_after_gte: UtcDatetime | None = None,
+    run_after_gt: UtcDatetime | None = None,
+    run_after_lte: UtcDatetime | None = None,
+    run_after_lt: UtcDatetime | None = None,
     order_by: Annotated[list[str], Query()] = DEFAULT_ORDER,
     xcom_key: str | None = None,
     map_index: Annotated[int | None, Query(ge=-1, le=values.MAX_MAP_INDEX)] = None,
@@ -137,14 +133,16 @@ async def get_xcom_entries(
         key=xcom_key,
         map_index=map_index,
         map_index_filter=map_index_filter,
-        key_like=like_patterns(xcom_key_pattern),
-        key_prefix=prefix_bounds(xcom_key_prefix_pattern),
-        dag_display_name_like=like_patterns(dag_display_name_pattern),
-        dag_display_name_prefix=prefix_bounds(dag_display_name_prefix_pattern),
-        run_id_like=like_patterns(run_id_pattern),
-        run_id_prefix=prefix_bounds(run_id_prefix_pattern),
-        task_id_like=like_patterns(task_id_pattern),
-        task_id_prefix=prefix_bounds(task_id_prefix_pattern),
+        key_like=like_patterns(xcom_key_pattern, "xcom_key_pattern"),
+        key_prefix=prefix_bounds(xcom_key_prefix_pattern, "xcom_key_prefix_pattern"),
+        dag_display_name_like=like_patterns(dag_display_name_pattern, "dag_display_name_pattern"),
+        dag_display_name_prefix=prefix_bounds(
+            dag_display_name_prefix_pattern, "dag_display_name_prefix_pattern"
+        ),
+        run_id_like=like_patterns(run_id_pattern, "run_id_pattern"),
+        run_id_prefix=prefix_bounds(run_id_prefix_pattern, "run_id_prefix_pattern"),
+        task_id_like=like_patterns(task_id_pattern, "task_id_pattern"),
+        task_id_prefix=prefix_bounds(task_id_prefix_pattern, "task_id_prefix_pattern"),
         logical_date=_bounds(
             gte=logical_date_gte, gt=logical_date_gt, lte=logical_date_lte, lt=logical_date_lt
         ),

@@ -1,0 +1,149 @@
+"""Inputs that once answered 5xx or invalid JSON: each must now get a clear 4xx (or work)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+JSON = {"Content-Type": "application/json"}
+DAG_RUNS = "/api/v2/dags/xcom_demo/dagRuns"
+
+
+def post_raw(api, url, raw: str, role: str = "admin"):
+    return api.client.post(url, content=raw.encode(), headers={**api.headers(role), **JSON})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"value": "\\ud800"}',
+        '{"key": "s\\ud800", "value": 1}',
+        '{"key": "s1", "value": "\\ud800"}',
+        '{"key": "s2", "value": {"\\udc00": 1}}',
+        '{"key": "s3", "value": [["x\\udfff"]]}',
+    ],
+)
+def test_lone_surrogates_in_xcom_bodies_are_422(api, raw) -> None:
+    r = post_raw(api, api.xcom_url(), raw)
+    assert r.status_code == 422, r.text
+    r = api.client.patch(
+        api.xcom_url(key="k"), content=b'{"value": "\\ud800"}', headers={**api.headers(), **JSON}
+    )
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"logical_date": null, "dag_run_id": "\\ud800"}',
+        '{"logical_date": null, "note": "\\ud800"}',
+        '{"logical_date": null, "conf": {"a": "\\ud800"}}',
+    ],
+)
+def test_lone_surrogates_in_dag_run_bodies_are_422(api, raw) -> None:
+    assert post_raw(api, DAG_RUNS, raw).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"username": "\\ud800", "password": "x"}', '{"username": "admin", "password": "\\ud800"}'],
+)
+def test_lone_surrogates_in_login_are_4xx(api, raw) -> None:
+    for path in ("/auth/token", "/auth/token/cli"):
+        r = api.client.post(path, content=raw.encode(), headers=JSON)
+        assert r.status_code in (401, 422), (path, r.text)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"logical_date_gte": "0001-01-01T00:00:00+01:00"},
+        {"logical_date_gte": "9999-12-31T23:59:59-01:00"},
+        {"run_after_lt": "0001-01-01T00:00:00+23:59"},
+    ],
+)
+def test_dates_outside_utc_range_in_filters_are_422(api, params) -> None:
+    r = api.client.get(api.xcom_url("~", "~", "~"), params=params, headers=api.headers())
+    assert r.status_code == 422, r.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"logical_date": "0001-01-01T00:00:00+01:00"},
+        {"logical_date": "9999-12-31T23:59:59-01:00"},
+        {"logical_date": None, "run_after": "0001-01-01T00:00:00+01:00"},
+        {
+            "logical_date": None,
+            "data_interval_start": "0001-01-01T00:00:00+01:00",
+            "data_interval_end": "2025-01-01T00:00:00Z",
+        },
+    ],
+)
+def test_dates_outside_utc_range_in_trigger_are_422(api, body) -> None:
+    r = api.client.post(DAG_RUNS, json=body, headers=api.headers())
+    assert r.status_code == 422, r.text
+
+
+def test_deeply_nested_json_string_value_is_stored(api) -> None:
+    deep = "[" * 1500 + "]" * 1500
+    r = api.client.post(api.xcom_url(), json={"key": "deep", "value": deep}, headers=api.headers())
+    assert r.status_code == 201, r.text
+
+
+def test_deeply_nested_value_reads_in_every_mode(api) -> None:
+    value: object = 1
+    for _ in range(600):
+        value = [value]
+    raw = json.dumps({"key": "deep2", "value": value})
+    assert post_raw(api, api.xcom_url(), raw).status_code == 201
+    url = api.xcom_url(key="deep2")
+    for params in ({}, {"deserialize": "true"}, {"stringify": "true"}):
+        r = api.client.get(url, params=params, headers=api.headers())
+        assert r.status_code == 200, (params, r.text[:200])
+
+
+def test_deeply_nested_login_body_is_422(api) -> None:
+    r = api.client.post("/auth/token", content=b"[" * 100000, headers=JSON)
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_in_dag_run_conf_are_written_as_null(api, token) -> None:
+    raw = f'{{"logical_date": null, "dag_run_id": "c_{token}", "conf": {{"a": {token}}}}}'
+    r = post_raw(api, DAG_RUNS, raw)
+    assert r.status_code == 200
+    assert json.loads(r.text)["conf"] == {"a": None}  # strict JSON: NaN would not parse here
+    listed = api.client.get(DAG_RUNS, headers=api.headers())
+    assert json.loads(listed.text)["total_entries"] == 3
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"xcom_key_pattern": "a" * 60000},
+        {"xcom_key_pattern": "|" * 20000},
+        {"xcom_key_prefix_pattern": "|a" * 2000},
+        {"task_id_pattern": "|".join(["x"] * 500)},
+    ],
+)
+def test_oversized_patterns_are_422_not_503(api, params) -> None:
+    r = api.client.get(api.xcom_url("~", "~", "~"), params=params, headers=api.headers())
+    assert r.status_code == 422, r.text[:300]
+    assert "pattern" in json.dumps(r.json()["detail"])
+
+
+def test_trigger_without_run_id_names_it_after_run_after(api) -> None:
+    r = api.client.post(
+        DAG_RUNS,
+        json={"logical_date": "2025-02-03T00:00:00Z", "run_after": "2025-04-01T00:00:00Z"},
+        headers=api.headers(),
+    )
+    assert r.json()["dag_run_id"] == "manual__2025-04-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("key", ["a\nb", "line\n", "\n"])
+def test_keys_the_path_cannot_address_are_refused(api, key) -> None:
+    r = api.client.post(api.xcom_url(), json={"key": key, "value": 1}, headers=api.headers())
+    assert r.status_code == 422
