@@ -186,6 +186,35 @@ def dags_load(
     _load(_engine(_settings(db)), file)
 
 
+@app.command()
+def seed(
+    xcoms: Annotated[int, typer.Option(min=1, help="XComs to create.")] = 1_000_000,
+    runs: Annotated[int, typer.Option(min=1, help="DAG runs to spread them over.")] = 10_000,
+    dags: Annotated[
+        Path | None, typer.Option("--dags", help="Manifest to load first (DAGs and tasks).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Fill a database with synthetic DAG runs and XComs, for benchmarks and demos.
+
+    Rebuilds the XCom indexes: run it on a database no server is writing to.
+    """
+    from xcomkit.seed import SeedError, print_progress
+    from xcomkit.seed import seed as seed_database
+
+    engine = _engine(_settings(db))
+    if dags is not None:
+        _load(engine, dags)
+    try:
+        stats = seed_database(engine, xcoms=xcoms, runs=runs, progress=print_progress)
+    except SeedError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    out.print(
+        f"seeded {stats.runs:,} DAG runs and {stats.xcoms:,} XComs ({stats.rate:,.0f} rows/s)"
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

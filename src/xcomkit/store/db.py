@@ -8,16 +8,19 @@ loss, as WAL documents). Other backends (PostgreSQL) get a pooled engine.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+#: The newest migration's revision id. Kept here so that checking a database at start-up
+#: needs no Alembic import (a test checks it equals Alembic's head).
+HEAD_REVISION = "0001"
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -> Engine:
@@ -63,6 +66,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
@@ -71,14 +76,24 @@ def _alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the database schema to the newest revision (idempotent)."""
+    from alembic import command
+
     command.upgrade(_alembic_config(engine), "head")
 
 
+def alembic_head() -> str | None:
+    """The newest revision according to the migration scripts (imports Alembic)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(
+        _alembic_config(create_engine("sqlite://"))
+    ).get_current_head()
+
+
 def needs_migration(engine: Engine) -> bool:
-    """True when the database is empty or behind the newest revision."""
-    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    """True when the database is empty or not at :data:`HEAD_REVISION`."""
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return True
-        current = MigrationContext.configure(conn).get_current_revision()
-    return current != head
+        current = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return current != [HEAD_REVISION]

@@ -124,8 +124,9 @@ xcom = Table(
     Column("timestamp", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("dag_run_id", "task_id", "map_index", "key"),
     ForeignKeyConstraint(["dag_run_id"], ["dag_run.id"], ondelete="CASCADE"),
-    # The default list order and the dag_id/task_id/run_id filters.
-    Index("ix_xcom_ti", "dag_id", "task_id", "run_id", "map_index", "key"),
+    # The default list order (with the dag run id as Airflow's final tie-breaker, so a
+    # first page is an index walk, not a sort) and the dag_id/task_id/run_id filters.
+    Index("ix_xcom_ti", "dag_id", "task_id", "run_id", "map_index", "key", "dag_run_id"),
     Index("ix_xcom_key", "key"),
     Index("ix_xcom_run_id", "run_id"),
 )

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
-# Verified against when the user does not exist, so a wrong user name costs the same
-# time as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+@cache
+def _dummy_hash() -> str:
+    # Verified against when the user does not exist, so a wrong user name costs the
+    # same time as a wrong password. Made on first use: hashing is slow by design.
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -26,7 +30,7 @@ def verify_password(password_hash: str | None, password: str) -> tuple[bool, str
     to the hasher's current parameters.
     """
     try:
-        _hasher.verify(password_hash or _DUMMY_HASH, password)
+        _hasher.verify(password_hash or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False, None
     if password_hash is None:

@@ -78,7 +78,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("dag_run_id", "task_id", "map_index", "key", name="pk_xcom"),
     )
-    op.create_index("ix_xcom_ti", "xcom", ["dag_id", "task_id", "run_id", "map_index", "key"])
+    op.create_index(
+        "ix_xcom_ti", "xcom", ["dag_id", "task_id", "run_id", "map_index", "key", "dag_run_id"]
+    )
     op.create_index("ix_xcom_key", "xcom", ["key"])
     op.create_index("ix_xcom_run_id", "xcom", ["run_id"])
     op.create_table(
