@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -49,6 +50,8 @@ _ENTRY_COLUMNS: tuple[ColumnElement[Any], ...] = (
     _task_display_name.label("task_display_name"),
     dag_run.c.run_after,
 )
+#: The names of the entry columns, in order: the fields of Airflow's XComResponse.
+ENTRY_FIELDS: tuple[str, ...] = tuple(str(c.key) for c in _ENTRY_COLUMNS)
 
 
 def _joined(*columns: ColumnElement[Any]) -> Select[Any]:
@@ -71,29 +74,46 @@ def _identity(dag_id: Any, run_id: Any, task_id: Any, key: Any, map_index: Any) 
     ]
 
 
-# Built once: the hot path only binds parameters (no statement construction per call).
-_GET_ONE = _joined(*_ENTRY_COLUMNS, xcom.c.value).where(
-    *_identity(
-        bindparam("dag_id"),
-        bindparam("run_id"),
-        bindparam("task_id"),
-        bindparam("key"),
-        bindparam("map_index"),
+# Built once: the hot paths only bind parameters (no statement construction per call).
+# (Bind names differ from column names: UPDATE reserves the column names for SET.)
+_IDENTITY = _identity(
+    bindparam("the_dag_id"),
+    bindparam("the_run_id"),
+    bindparam("the_task_id"),
+    bindparam("the_key"),
+    bindparam("the_map_index"),
+)
+
+
+def _identity_params(
+    dag_id: str, run_id: str, task_id: str, key: str, map_index: int
+) -> dict[str, Any]:
+    return {
+        "the_dag_id": dag_id,
+        "the_run_id": run_id,
+        "the_task_id": task_id,
+        "the_key": key,
+        "the_map_index": map_index,
+    }
+
+
+_GET_ONE = _joined(*_ENTRY_COLUMNS, xcom.c.value).where(*_IDENTITY)
+_UPDATE = (
+    update(xcom)
+    .where(*_IDENTITY)
+    .values(
+        value=bindparam("new_value"),
+        timestamp=bindparam("new_timestamp", type_=xcom.c.timestamp.type),
     )
 )
+_DELETE = delete(xcom).where(*_IDENTITY)
 
 
 def get_entry(
     conn: Connection, dag_id: str, run_id: str, task_id: str, key: str, map_index: int
 ) -> Row[Any] | None:
     """One XCom with its value, or None. A single indexed query."""
-    params = {
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "task_id": task_id,
-        "key": key,
-        "map_index": map_index,
-    }
+    params = _identity_params(dag_id, run_id, task_id, key, map_index)
     return conn.execute(_GET_ONE, params).first()
 
 
@@ -135,60 +155,115 @@ ORDERABLE: dict[str, ColumnElement[Any]] = {
 }
 
 
-def _like_any(col: ColumnElement[Any], patterns: list[str], dialect: str) -> ColumnElement[bool]:
-    # Case-insensitive LIKE. SQLite's own LIKE already folds ASCII case only, exactly as
-    # the lower(col) LIKE lower(pattern) that ilike() renders there, and is far cheaper.
-    if dialect == "sqlite":
-        return or_(*(col.like(p) for p in patterns))
-    return or_(*(col.ilike(p) for p in patterns))
+#: Columns the list filters compare, by the names used in a filter's shape.
+_FILTER_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "dag_id": xcom.c.dag_id,
+    "task_id": xcom.c.task_id,
+    "run_id": xcom.c.run_id,
+    "map_index": xcom.c.map_index,
+    "key": xcom.c.key,
+    "map_index_filter": xcom.c.map_index,
+    "dag_display_name": dag.c.dag_display_name,
+    "logical_date": dag_run.c.logical_date,
+    "run_after": dag_run.c.run_after,
+}
+_EQUALITY = ("dag_id", "task_id", "run_id", "map_index", "key", "map_index_filter")
+_PATTERNED = ("key", "dag_display_name", "run_id", "task_id")
+_DATED = ("logical_date", "run_after")
+
+Shape = tuple[Any, ...]
 
 
-def _prefix_any(
-    col: ColumnElement[Any], bounds: list[tuple[str, str | None]]
-) -> ColumnElement[bool]:
-    clauses: list[ColumnElement[bool]] = []
-    for lower, upper in bounds:
-        if not lower:
-            clauses.append(col.is_not(None))
-        elif upper is None:
-            clauses.append(col >= lower)
-        else:
-            clauses.append(and_(col >= lower, col < upper))
-    return or_(*clauses)
+def _split(f: ListFilter) -> tuple[Shape, dict[str, Any]]:
+    """A filter's shape (which conditions it has: hashable) and its bound values.
 
-
-def _range(col: ColumnElement[Any], bounds: dict[str, datetime]) -> list[ColumnElement[bool]]:
-    ops = {"gte": col.__ge__, "gt": col.__gt__, "lte": col.__le__, "lt": col.__lt__}
-    return [ops[name](value) for name, value in bounds.items()]
-
-
-def _where(f: ListFilter, dialect: str) -> list[ColumnElement[bool]]:
-    w: list[ColumnElement[bool]] = []
-    if f.dag_id is not None:
-        w.append(xcom.c.dag_id == f.dag_id)
-    if f.task_id is not None:
-        w.append(xcom.c.task_id == f.task_id)
-    if f.run_id is not None:
-        w.append(xcom.c.run_id == f.run_id)
-    if f.map_index is not None:
-        w.append(xcom.c.map_index == f.map_index)
-    if f.key is not None:
-        w.append(xcom.c.key == f.key)
-    if f.map_index_filter is not None:
-        w.append(xcom.c.map_index == f.map_index_filter)
-    for col, like, prefix in (
-        (xcom.c.key, f.key_like, f.key_prefix),
-        (dag.c.dag_display_name, f.dag_display_name_like, f.dag_display_name_prefix),
-        (xcom.c.run_id, f.run_id_like, f.run_id_prefix),
-        (xcom.c.task_id, f.task_id_like, f.task_id_prefix),
-    ):
+    Statements are built once per shape (see :func:`_statements`), so a request only
+    binds values; the names of the values are those of the shape's bind parameters.
+    """
+    shape: list[Any] = []
+    params: dict[str, Any] = {}
+    for name in _EQUALITY:
+        value = getattr(f, name)
+        if value is not None:
+            shape.append(name)
+            params[name] = value
+    for name in _PATTERNED:
+        like: list[str] | None = getattr(f, f"{name}_like")
         if like is not None:
-            w.append(_like_any(col, like, dialect))
+            shape.append((name, "like", len(like)))
+            params.update({f"{name}_like_{i}": p for i, p in enumerate(like)})
+        prefix: list[tuple[str, str | None]] | None = getattr(f, f"{name}_prefix")
         if prefix is not None:
-            w.append(_prefix_any(col, prefix))
-    w.extend(_range(dag_run.c.logical_date, f.logical_date))
-    w.extend(_range(dag_run.c.run_after, f.run_after))
-    return w
+            kinds = []
+            for i, (lower, upper) in enumerate(prefix):
+                if not lower:
+                    kinds.append("any")
+                    continue
+                params[f"{name}_lo_{i}"] = lower
+                if upper is None:
+                    kinds.append("from")
+                else:
+                    kinds.append("range")
+                    params[f"{name}_hi_{i}"] = upper
+            shape.append((name, "prefix", tuple(kinds)))
+    for name in _DATED:
+        for op, value in getattr(f, name).items():
+            shape.append((name, op))
+            params[f"{name}_{op}"] = value
+    return tuple(shape), params
+
+
+def _condition(item: Any, dialect: str) -> ColumnElement[bool]:
+    if isinstance(item, str):
+        return _FILTER_COLUMNS[item] == bindparam(item)
+    name, kind, detail = (*item, None)[:3]
+    col = _FILTER_COLUMNS[name]
+    if kind == "like":
+        # Case-insensitive LIKE. SQLite's own LIKE folds ASCII case only, exactly as the
+        # lower(col) LIKE lower(pattern) that ilike() renders there, and is far cheaper.
+        like = col.like if dialect == "sqlite" else col.ilike
+        return or_(*(like(bindparam(f"{name}_like_{i}")) for i in range(detail)))
+    if kind == "prefix":
+        clauses: list[ColumnElement[bool]] = []
+        for i, bound in enumerate(detail):
+            if bound == "any":
+                clauses.append(col.is_not(None))
+            elif bound == "from":
+                clauses.append(col >= bindparam(f"{name}_lo_{i}"))
+            else:
+                clauses.append(
+                    and_(col >= bindparam(f"{name}_lo_{i}"), col < bindparam(f"{name}_hi_{i}"))
+                )
+        return or_(*clauses)
+    compare = {"gte": col.__ge__, "gt": col.__gt__, "lte": col.__le__, "lt": col.__lt__}
+    return compare[kind](bindparam(f"{name}_{kind}", type_=col.type))
+
+
+@lru_cache(maxsize=512)
+def _statements(
+    shape: Shape, order_by: tuple[tuple[str, bool], ...], dialect: str
+) -> tuple[Select[Any], Select[Any]]:
+    """The (count, page) statements for a filter shape and ordering, built once."""
+    where = [_condition(item, dialect) for item in shape]
+    names = {item if isinstance(item, str) else item[0] for item in shape}
+    count = select(func.count()).select_from(xcom)
+    if names & set(_DATED):
+        count = count.join(dag_run, dag_run.c.id == xcom.c.dag_run_id)
+    if "dag_display_name" in names:
+        count = count.join(dag, dag.c.dag_id == xcom.c.dag_id)
+    ordering = [
+        ORDERABLE[name].desc() if desc else ORDERABLE[name].asc() for name, desc in order_by
+    ]
+    first_desc = order_by[0][1] if order_by else False
+    ordering.append(xcom.c.dag_run_id.desc() if first_desc else xcom.c.dag_run_id.asc())
+    page = (
+        _joined(*_ENTRY_COLUMNS)
+        .where(*where)
+        .order_by(*ordering)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    return count.where(*where), page
 
 
 def list_entries(
@@ -205,24 +280,13 @@ def list_entries(
     primary key is appended as the final tie-breaker, as Airflow appends the XCom
     table's first primary-key column.
     """
-    where = _where(f, conn.dialect.name)
-    needs_dag = f.dag_display_name_like is not None or f.dag_display_name_prefix is not None
-    needs_run = bool(f.logical_date or f.run_after)
-    count_q = select(func.count()).select_from(xcom)
-    if needs_run:
-        count_q = count_q.join(dag_run, dag_run.c.id == xcom.c.dag_run_id)
-    if needs_dag:
-        count_q = count_q.join(dag, dag.c.dag_id == xcom.c.dag_id)
-    total = conn.execute(count_q.where(*where)).scalar_one()
+    shape, params = _split(f)
+    count, page = _statements(shape, tuple(order_by), conn.dialect.name)
+    total = conn.execute(count, params).scalar_one()
     if limit == 0 or offset >= total:
         return [], total
-    ordering = [
-        ORDERABLE[name].desc() if desc else ORDERABLE[name].asc() for name, desc in order_by
-    ]
-    first_desc = order_by[0][1] if order_by else False
-    ordering.append(xcom.c.dag_run_id.desc() if first_desc else xcom.c.dag_run_id.asc())
-    q = _joined(*_ENTRY_COLUMNS).where(*where).order_by(*ordering).limit(limit).offset(offset)
-    return list(conn.execute(q).all()), total
+    rows = conn.execute(page, {**params, "limit": limit, "offset": offset}).all()
+    return list(rows), total
 
 
 def insert_entry(
@@ -273,18 +337,14 @@ def update_entry(
     timestamp: datetime,
 ) -> int:
     """Replace an XCom's value and timestamp; return the number of rows changed (0 or 1)."""
-    q = (
-        update(xcom)
-        .where(*_identity(dag_id, run_id, task_id, key, map_index))
-        .values(value=value_json, timestamp=timestamp)
-    )
-    return conn.execute(q).rowcount
+    params = _identity_params(dag_id, run_id, task_id, key, map_index)
+    params.update(new_value=value_json, new_timestamp=timestamp)
+    return conn.execute(_UPDATE, params).rowcount
 
 
 def delete_entry(
     conn: Connection, *, dag_id: str, run_id: str, task_id: str, key: str, map_index: int
 ) -> int:
     """Delete one XCom; return the number of rows deleted (0 or 1)."""
-    return conn.execute(
-        delete(xcom).where(*_identity(dag_id, run_id, task_id, key, map_index))
-    ).rowcount
+    params = _identity_params(dag_id, run_id, task_id, key, map_index)
+    return conn.execute(_DELETE, params).rowcount

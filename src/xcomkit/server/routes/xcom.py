@@ -28,7 +28,7 @@ from xcomkit.server.models import (
 )
 from xcomkit.server.ordering import parse_order_by
 from xcomkit.server.patterns import PatternQuery, like_patterns, prefix_bounds
-from xcomkit.store.xcoms import ORDERABLE, ListFilter
+from xcomkit.store.xcoms import ENTRY_FIELDS, ORDERABLE, ListFilter
 
 router = APIRouter(
     prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries",
@@ -41,18 +41,8 @@ _ORDER_NAMES = {name: name for name in ORDERABLE}
 
 
 def _entry(row: Row[Any]) -> dict[str, Any]:
-    return {
-        "key": row.key,
-        "timestamp": row.timestamp,
-        "logical_date": row.logical_date,
-        "map_index": row.map_index,
-        "task_id": row.task_id,
-        "dag_id": row.dag_id,
-        "run_id": row.run_id,
-        "dag_display_name": row.dag_display_name,
-        "task_display_name": row.task_display_name,
-        "run_after": row.run_after,
-    }
+    # A row that also carries ``value`` (last) leaves it out: zip stops at the shorter.
+    return dict(zip(ENTRY_FIELDS, row, strict=False))
 
 
 def _native(row: Row[Any], status_code: int = 200) -> Response:
