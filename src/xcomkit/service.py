@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row
+from sqlalchemy import Engine, Row
 
 from xcomkit import values
 from xcomkit.store import registry, xcoms
@@ -92,18 +92,6 @@ def list_xcoms(
         return xcoms.list_entries(conn, f, order_by=order_by, limit=limit, offset=offset)
 
 
-def _check_create_target(conn: Connection, dag_id: str, dag_run_id: str, task_id: str) -> Row[Any]:
-    # Airflow's precedence: the DAG, then the task in it, then the DAG run.
-    run = registry.get_dag_run(conn, dag_id, dag_run_id)
-    if run is None and registry.get_dag(conn, dag_id) is None:
-        raise NotFound(f"The Dag with ID: `{dag_id}` was not found")
-    if not registry.task_exists(conn, dag_id, task_id):
-        raise NotFound(f"Task with ID: `{task_id}` not found in dag: `{dag_id}`")
-    if run is None:
-        raise NotFound(f"Dag Run with ID: `{dag_run_id}` not found for dag: `{dag_id}`")
-    return run
-
-
 def create_xcom(
     engine: Engine,
     dag_id: str,
@@ -112,38 +100,57 @@ def create_xcom(
     key: str,
     value: Any,
     map_index: int,
-) -> Row[Any]:
+) -> xcoms.Entry:
     """Create an XCom and return it as :func:`get_xcom` would.
 
+    One query checks the target, one inserts; the answer is built from what is known.
     ``value`` must already have passed :func:`xcomkit.values.check_value`.
 
     Raises:
         NotFound: the DAG, the task in it, or the DAG run does not exist (checked in
             that order, as Airflow does).
         Conflict: the key exists for that task instance and map_index (also when a
-            concurrent request created it first).
+            concurrent request created it first). Nothing is written.
     """
     value_json = values.encode(value)
-    exists = Conflict(f"The XCom with key: `{key}` with mentioned task instance already exists.")
-    with _write(engine) as conn:
-        run = _check_create_target(conn, dag_id, dag_run_id, task_id)
-        try:
+    timestamp = _now()
+    try:
+        with _write(engine) as conn:
+            target = xcoms.create_target(conn, dag_id, dag_run_id, task_id)
+            if target is None:
+                raise NotFound(f"The Dag with ID: `{dag_id}` was not found")
+            if target.task_display_name is None:
+                raise NotFound(f"Task with ID: `{task_id}` not found in dag: `{dag_id}`")
+            if target.id is None:
+                raise NotFound(f"Dag Run with ID: `{dag_run_id}` not found for dag: `{dag_id}`")
             xcoms.insert_entry(
                 conn,
-                dag_run_pk=run.id,
+                dag_run_pk=target.id,
                 dag_id=dag_id,
                 run_id=dag_run_id,
                 task_id=task_id,
                 key=key,
                 map_index=map_index,
                 value_json=value_json,
-                timestamp=_now(),
+                timestamp=timestamp,
             )
-        except xcoms.XComExists:
-            raise exists from None
-        row = xcoms.get_entry(conn, dag_id, dag_run_id, task_id, key, map_index)
-    assert row is not None
-    return row
+    except xcoms.XComExists:
+        raise Conflict(
+            f"The XCom with key: `{key}` with mentioned task instance already exists."
+        ) from None
+    return xcoms.Entry(
+        key=key,
+        timestamp=timestamp,
+        logical_date=target.logical_date,
+        map_index=map_index,
+        task_id=task_id,
+        dag_id=dag_id,
+        run_id=dag_run_id,
+        dag_display_name=target.dag_display_name,
+        task_display_name=target.task_display_name,
+        run_after=target.run_after,
+        value=value_json,
+    )
 
 
 def update_xcom(

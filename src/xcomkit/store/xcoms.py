@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -50,8 +50,28 @@ _ENTRY_COLUMNS: tuple[ColumnElement[Any], ...] = (
     _task_display_name.label("task_display_name"),
     dag_run.c.run_after,
 )
-#: The names of the entry columns, in order: the fields of Airflow's XComResponse.
-ENTRY_FIELDS: tuple[str, ...] = tuple(str(c.key) for c in _ENTRY_COLUMNS)
+
+
+class Entry(NamedTuple):
+    """An XCom as reads return it: Airflow's XComResponse fields in its order, then
+    ``value`` (the stored JSON text). Writes build one to answer without reading back."""
+
+    key: str
+    timestamp: datetime
+    logical_date: datetime | None
+    map_index: int
+    task_id: str
+    dag_id: str
+    run_id: str
+    dag_display_name: str
+    task_display_name: str
+    run_after: datetime
+    value: str | None
+
+
+#: The fields of Airflow's XComResponse, in order (the entry columns select them so).
+ENTRY_FIELDS: tuple[str, ...] = Entry._fields[:-1]
+assert tuple(str(c.key) for c in _ENTRY_COLUMNS) == ENTRY_FIELDS
 
 
 def _joined(*columns: ColumnElement[Any]) -> Select[Any]:
@@ -107,6 +127,37 @@ _UPDATE = (
     )
 )
 _DELETE = delete(xcom).where(*_IDENTITY)
+_INSERT = insert(xcom)
+
+#: What a create needs to know of its target, in one query: the DAG's display name
+#: (no row: no such DAG), the task's (None: not in the DAG) and the DAG run (None: none).
+_CREATE_TARGET: Select[Any] = (
+    select(
+        dag.c.dag_display_name,
+        task.c.task_display_name,
+        dag_run.c.id,
+        dag_run.c.logical_date,
+        dag_run.c.run_after,
+    )
+    .select_from(dag)
+    .outerjoin(
+        task, and_(task.c.dag_id == dag.c.dag_id, task.c.task_id == bindparam("the_task_id"))
+    )
+    .outerjoin(
+        dag_run, and_(dag_run.c.dag_id == dag.c.dag_id, dag_run.c.run_id == bindparam("the_run_id"))
+    )
+    .where(dag.c.dag_id == bindparam("the_dag_id"))
+)
+
+
+def create_target(conn: Connection, dag_id: str, run_id: str, task_id: str) -> Row[Any] | None:
+    """``(dag_display_name, task_display_name, id, logical_date, run_after)`` for a create.
+
+    None when the DAG does not exist; ``task_display_name`` is None when the task is
+    not in the DAG, ``id`` (the DAG run's key) None when the DAG run does not exist.
+    """
+    params = {"the_dag_id": dag_id, "the_run_id": run_id, "the_task_id": task_id}
+    return conn.execute(_CREATE_TARGET, params).first()
 
 
 def get_entry(
@@ -305,22 +356,23 @@ def insert_entry(
 
     Raises:
         XComExists: the (dag run, task_id, map_index, key) is taken, also when a
-            concurrent writer took it first.
+            concurrent writer took it first. The transaction is then unusable (no
+            savepoint is spent on the common case): the caller must roll it back.
     """
     try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(xcom).values(
-                    dag_run_id=dag_run_pk,
-                    dag_id=dag_id,
-                    run_id=run_id,
-                    task_id=task_id,
-                    key=key,
-                    map_index=map_index,
-                    value=value_json,
-                    timestamp=timestamp,
-                )
-            )
+        conn.execute(
+            _INSERT,
+            {
+                "dag_run_id": dag_run_pk,
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "task_id": task_id,
+                "key": key,
+                "map_index": map_index,
+                "value": value_json,
+                "timestamp": timestamp,
+            },
+        )
     except IntegrityError as exc:
         raise XComExists(key) from exc
 

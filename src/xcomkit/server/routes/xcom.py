@@ -28,7 +28,7 @@ from xcomkit.server.models import (
 )
 from xcomkit.server.ordering import parse_order_by
 from xcomkit.server.patterns import PatternQuery, like_patterns, prefix_bounds
-from xcomkit.store.xcoms import ENTRY_FIELDS, ORDERABLE, ListFilter
+from xcomkit.store.xcoms import ENTRY_FIELDS, ORDERABLE, Entry, ListFilter
 
 router = APIRouter(
     prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries",
@@ -40,12 +40,12 @@ DEFAULT_ORDER = ["dag_id", "task_id", "run_id", "map_index", "key"]
 _ORDER_NAMES = {name: name for name in ORDERABLE}
 
 
-def _entry(row: Row[Any]) -> dict[str, Any]:
+def _entry(row: Entry | Row[Any]) -> dict[str, Any]:
     # A row that also carries ``value`` (last) leaves it out: zip stops at the shorter.
     return dict(zip(ENTRY_FIELDS, row, strict=False))
 
 
-def _native(row: Row[Any], status_code: int = 200) -> Response:
+def _native(row: Entry | Row[Any], status_code: int = 200) -> Response:
     body = _entry(row)
     body["value"] = values.as_json(row.value)  # spliced in: no parse and re-dump
     return json_response(body, status_code)
