@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,12 +67,6 @@ def list_dags(conn: Connection) -> list[tuple[Row[Any], list[Row[Any]]]]:
     for t in tasks:
         by_dag.setdefault(t.dag_id, []).append(t)
     return [(d, by_dag.get(d.dag_id, [])) for d in dags]
-
-
-def task_exists(conn: Connection, dag_id: str, task_id: str) -> bool:
-    """True if ``task_id`` is a task of DAG ``dag_id``."""
-    q = select(task.c.task_id).where(task.c.dag_id == dag_id, task.c.task_id == task_id)
-    return conn.execute(q).first() is not None
 
 
 def get_dag_run(conn: Connection, dag_id: str, run_id: str) -> Row[Any] | None:
@@ -154,8 +148,3 @@ def dag_run_columns(
         "conf": conf_json,
         "note": note,
     }
-
-
-def dag_ids(conn: Connection) -> Iterable[str]:
-    """All dag_ids, sorted."""
-    return conn.execute(select(dag.c.dag_id).order_by(dag.c.dag_id)).scalars().all()
