@@ -16,11 +16,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeInt,
     field_validator,
     model_validator,
 )
 
 from xcomkit import values
+from xcomkit.server.patterns import MAX_PATTERN_LENGTH
 
 
 class StrictModel(BaseModel):
@@ -107,6 +109,44 @@ class XComUpdateBody(StrictModel):
     @classmethod
     def _check_value(cls, value: Any) -> Any:
         return _checked_value(value)
+
+
+_Pattern = Annotated[str | None, Field(max_length=MAX_PATTERN_LENGTH)]
+_MapIndexFilter = Annotated[int | None, Field(ge=values.MIN_MAP_INDEX, le=values.MAX_MAP_INDEX)]
+
+
+class XComListQuery(BaseModel):
+    """Query parameters of ``GET .../xcomEntries``, declared as Airflow declares them
+    (same names, types, defaults and bounds, so malformed values get the same 422s).
+
+    Unknown parameters are ignored, as Airflow ignores them. Beyond Airflow: patterns
+    are at most 4096 characters, map indexes fit the 32-bit column.
+    """
+
+    limit: NonNegativeInt = 50
+    offset: NonNegativeInt = 0
+    xcom_key_pattern: _Pattern = None
+    xcom_key_prefix_pattern: _Pattern = None
+    dag_display_name_pattern: _Pattern = None
+    dag_display_name_prefix_pattern: _Pattern = None
+    run_id_pattern: _Pattern = None
+    run_id_prefix_pattern: _Pattern = None
+    task_id_pattern: _Pattern = None
+    task_id_prefix_pattern: _Pattern = None
+    map_index_filter: _MapIndexFilter = None
+    logical_date_gte: UtcDatetime | None = None
+    logical_date_gt: UtcDatetime | None = None
+    logical_date_lte: UtcDatetime | None = None
+    logical_date_lt: UtcDatetime | None = None
+    run_after_gte: UtcDatetime | None = None
+    run_after_gt: UtcDatetime | None = None
+    run_after_lte: UtcDatetime | None = None
+    run_after_lt: UtcDatetime | None = None
+    order_by: list[str] = Field(
+        default_factory=lambda: ["dag_id", "task_id", "run_id", "map_index", "key"]
+    )
+    xcom_key: str | None = None
+    map_index: Annotated[int | None, Field(ge=-1, le=values.MAX_MAP_INDEX)] = None
 
 
 class XComResponse(BaseModel):

@@ -12,22 +12,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import NonNegativeInt
 from sqlalchemy import Row
 
 from xcomkit import service, values
 from xcomkit.server.deps import Ctx, Reader, Writer
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import (
-    UtcDatetime,
     XComCollectionResponse,
     XComCreateBody,
+    XComListQuery,
     XComResponseNative,
     XComResponseString,
     XComUpdateBody,
 )
 from xcomkit.server.ordering import parse_order_by
-from xcomkit.server.patterns import PatternQuery, like_patterns, prefix_bounds
+from xcomkit.server.patterns import like_patterns, prefix_bounds
 from xcomkit.store.xcoms import ENTRY_FIELDS, ORDERABLE, Entry, ListFilter
 
 router = APIRouter(
@@ -86,64 +85,46 @@ async def get_xcom_entries(
     dag_id: str,
     dag_run_id: str,
     task_id: str,
-    limit: NonNegativeInt = 50,
-    offset: NonNegativeInt = 0,
-    xcom_key_pattern: PatternQuery = None,
-    xcom_key_prefix_pattern: PatternQuery = None,
-    dag_display_name_pattern: PatternQuery = None,
-    dag_display_name_prefix_pattern: PatternQuery = None,
-    run_id_pattern: PatternQuery = None,
-    run_id_prefix_pattern: PatternQuery = None,
-    task_id_pattern: PatternQuery = None,
-    task_id_prefix_pattern: PatternQuery = None,
-    map_index_filter: Annotated[
-        int | None, Query(ge=values.MIN_MAP_INDEX, le=values.MAX_MAP_INDEX)
-    ] = None,
-    logical_date_gte: UtcDatetime | None = None,
-    logical_date_gt: UtcDatetime | None = None,
-    logical_date_lte: UtcDatetime | None = None,
-    logical_date_lt: UtcDatetime | None = None,
-    run_after_gte: UtcDatetime | None = None,
-    run_after_gt: UtcDatetime | None = None,
-    run_after_lte: UtcDatetime | None = None,
-    run_after_lt: UtcDatetime | None = None,
-    order_by: Annotated[list[str], Query()] = DEFAULT_ORDER,
-    xcom_key: str | None = None,
-    map_index: Annotated[int | None, Query(ge=-1, le=values.MAX_MAP_INDEX)] = None,
+    q: Annotated[XComListQuery, Query()],
 ) -> Response:
     """List XComs; ``~`` as dag_id, dag_run_id or task_id matches every one.
 
     ``limit`` is capped at the configured maximum page size (default 100).
     """
-    order = parse_order_by(order_by, _ORDER_NAMES)
+    order = parse_order_by(q.order_by, _ORDER_NAMES)
     f = ListFilter(
         dag_id=None if dag_id == WILDCARD else dag_id,
         run_id=None if dag_run_id == WILDCARD else dag_run_id,
         task_id=None if task_id == WILDCARD else task_id,
-        key=xcom_key,
-        map_index=map_index,
-        map_index_filter=map_index_filter,
-        key_like=like_patterns(xcom_key_pattern, "xcom_key_pattern"),
-        key_prefix=prefix_bounds(xcom_key_prefix_pattern, "xcom_key_prefix_pattern"),
-        dag_display_name_like=like_patterns(dag_display_name_pattern, "dag_display_name_pattern"),
+        key=q.xcom_key,
+        map_index=q.map_index,
+        map_index_filter=q.map_index_filter,
+        key_like=like_patterns(q.xcom_key_pattern, "xcom_key_pattern"),
+        key_prefix=prefix_bounds(q.xcom_key_prefix_pattern, "xcom_key_prefix_pattern"),
+        dag_display_name_like=like_patterns(q.dag_display_name_pattern, "dag_display_name_pattern"),
         dag_display_name_prefix=prefix_bounds(
-            dag_display_name_prefix_pattern, "dag_display_name_prefix_pattern"
+            q.dag_display_name_prefix_pattern, "dag_display_name_prefix_pattern"
         ),
-        run_id_like=like_patterns(run_id_pattern, "run_id_pattern"),
-        run_id_prefix=prefix_bounds(run_id_prefix_pattern, "run_id_prefix_pattern"),
-        task_id_like=like_patterns(task_id_pattern, "task_id_pattern"),
-        task_id_prefix=prefix_bounds(task_id_prefix_pattern, "task_id_prefix_pattern"),
+        run_id_like=like_patterns(q.run_id_pattern, "run_id_pattern"),
+        run_id_prefix=prefix_bounds(q.run_id_prefix_pattern, "run_id_prefix_pattern"),
+        task_id_like=like_patterns(q.task_id_pattern, "task_id_pattern"),
+        task_id_prefix=prefix_bounds(q.task_id_prefix_pattern, "task_id_prefix_pattern"),
         logical_date=_bounds(
-            gte=logical_date_gte, gt=logical_date_gt, lte=logical_date_lte, lt=logical_date_lt
+            gte=q.logical_date_gte,
+            gt=q.logical_date_gt,
+            lte=q.logical_date_lte,
+            lt=q.logical_date_lt,
         ),
-        run_after=_bounds(gte=run_after_gte, gt=run_after_gt, lte=run_after_lte, lt=run_after_lt),
+        run_after=_bounds(
+            gte=q.run_after_gte, gt=q.run_after_gt, lte=q.run_after_lte, lt=q.run_after_lt
+        ),
     )
     rows, total = service.list_xcoms(
         ctx.engine,
         f,
         order_by=order,
-        limit=min(limit, ctx.settings.maximum_page_limit),
-        offset=offset,
+        limit=min(q.limit, ctx.settings.maximum_page_limit),
+        offset=q.offset,
     )
     return json_response({"xcom_entries": [_entry(r) for r in rows], "total_entries": total})
 
