@@ -24,12 +24,15 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples compat
+	$(BIN)/ruff format --check src tests benchmarks examples compat
 	$(BIN)/mypy
 
 compat: $(STAMP)
 	$(BIN)/python compat/run.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
