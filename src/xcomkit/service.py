@@ -297,7 +297,7 @@ def trigger_dag_run(
             # Airflow answers a taken run id or logical date with its generic
             # unique-constraint body; the message names a lookup id for the server log.
             lookup = secrets.token_urlsafe(6)[:8]
-            log.info(
+            log.warning(
                 "error id %s: DAG run %r or its logical date %s exists for dag %r",
                 lookup,
                 dag_run_id,
