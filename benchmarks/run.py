@@ -3,12 +3,18 @@
 In one run, side by side on this machine:
 
 1. installs wrk if missing (``apt-get install -y wrk``);
-2. starts xcomkit (one worker, fresh SQLite file, the test manifest, a benchmark admin),
-   ``benchmarks/bare_app.py`` under the same uvicorn, and, where its venv exists (or
-   ``--airflow`` forces it), Airflow 3.3.2's api-server through ``compat/airflow_ref.py``;
-3. puts the same 50 XComs on ``xcom_demo/run_1/extract`` of each;
-4. for each scenario, loads each server in turn with wrk (1 thread, 16 connections,
-   warm-up, then a fixed duration), with a bearer token:
+2. SQLite phase: starts xcomkit (one worker, fresh SQLite file, the test manifest, a
+   benchmark admin) and ``benchmarks/bare_app.py`` under the same uvicorn; with
+   ``--airflow-sqlite`` also Airflow 3.3.2 on its SQLite (off by default: it stalls under
+   concurrent load, so it gives no valid ratio);
+3. PostgreSQL phase (``--postgres``, default where ``initdb`` is installed): one
+   throw-away PostgreSQL cluster (``tests/pg.py``) with databases ``xcomkit_bench`` and
+   ``airflow_bench``; xcomkit on the first and, where Airflow's venv exists (or
+   ``--airflow`` forces it), Airflow's api-server on the second through
+   ``compat/airflow_ref.py`` (psycopg2-binary installed into its venv first);
+4. puts the same 50 XComs on ``xcom_demo/run_1/extract`` of each server;
+5. for each scenario, loads each server of a phase in turn with wrk (1 thread, 16
+   connections, warm-up, then a fixed duration), with a bearer token:
 
    (TI = /api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/extract/xcomEntries)
    get_one          GET   TI/bench_key_0007
@@ -19,15 +25,17 @@ In one run, side by side on this machine:
                           (unique keys from a Lua counter)
    update           PATCH TI/bench_key_00NN  (NN cycling over the 50 keys)
 
-5. with ``--scale`` (default): seeds a second database with 1,000,000 XComs over 10,000
-   DAG runs (``xcomkit.seed``), starts xcomkit on it next to the empty one and repeats the
-   read scenarios on both, interleaved;
-6. with ``--profile``: records py-spy samples of the xcomkit worker under get_one, list_ti
-   and create and summarizes where the time goes.
+6. with ``--profile`` (default): records py-spy samples of the xcomkit worker (on SQLite,
+   and on PostgreSQL) under get_one, list_ti and create and summarizes where the time goes;
+7. with ``--scale`` (default): seeds a second SQLite database with 1,000,000 XComs over
+   10,000 DAG runs (``xcomkit.seed``), starts xcomkit on it next to the empty one and
+   repeats the read scenarios on both, interleaved.
 
-Prints a table (req/s, ok/s, p50, p99, errors = non-2xx + socket errors, peak RSS) and
-ratios, and writes the same as JSON to ``benchmarks/results/<UTC timestamp>.json``.
-Numbers only: nothing here asserts a target.
+Prints one table per phase (req/s, ok/s, p50, p99, errors = non-2xx + socket errors, peak
+RSS) with ratios: xcomkit-sqlite over bare (and over airflow-sqlite if measured);
+xcomkit-pg over airflow-pg and over bare (the bare app's figures of the SQLite phase:
+it touches no database). Writes the same as JSON to
+``benchmarks/results/<UTC timestamp>.json``. Numbers only: nothing here asserts a target.
 """
 
 from __future__ import annotations
@@ -224,9 +232,8 @@ def xcomkit_bin() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("xcomkit") or "xcomkit")
 
 
-def start_xcomkit(name: str, db_file: Path, workdir: Path) -> Server:
+def start_xcomkit(name: str, db: str, workdir: Path) -> Server:
     """Create the bench user, spawn ``xcomkit serve`` (one worker), time it to ready, log in."""
-    db = f"sqlite:///{db_file}"
     password = secrets.token_urlsafe(16)
     subprocess.run(
         [
@@ -311,16 +318,31 @@ def start_bare(workdir: Path) -> Server:
     return Server("bare", base, "unused", proc.pid, stopper(proc), ready, proc)
 
 
-def start_airflow(db_url: str | None) -> Server:
+def start_airflow(name: str, db_url: str | None) -> Server:
     """Airflow 3.3.2's api-server seeded from the manifest (compat/airflow_ref.py)."""
     from compat.airflow_ref import start_reference
 
     started = time.perf_counter()
     ref = start_reference(manifest_path=MANIFEST, db_url=db_url)
     assert ref.process is not None
-    say(f"  airflow up in {time.perf_counter() - started:.0f} s (migrate, serialize, start)")
+    say(f"  {name} up in {time.perf_counter() - started:.0f} s (migrate, serialize, start)")
     token = ref.token("admin")
-    return Server("airflow", ref.base_url, token, ref.process.pid, ref.cleanup, None, ref.process)
+    return Server(name, ref.base_url, token, ref.process.pid, ref.cleanup, None, ref.process)
+
+
+def ensure_airflow_pg_driver() -> None:
+    """psycopg2-binary (and asyncpg, for its async engine) in Airflow's venv, before it starts.
+
+    ``ensure_venv`` pip-installs them once and records them in its marker file, so the
+    ``start_reference`` call that follows finds them there and installs nothing.
+    """
+    from compat.airflow_ref import ensure_venv
+
+    started = time.perf_counter()
+    venv = ensure_venv(extra=("psycopg2-binary", "asyncpg"))
+    probe = [str(venv / "bin" / "python"), "-c", "import psycopg2, asyncpg"]
+    subprocess.run(probe, check=True, capture_output=True)
+    say(f"  Airflow's venv has psycopg2 and asyncpg ({time.perf_counter() - started:.0f} s)")
 
 
 def put_entries(server: Server) -> None:
@@ -534,7 +556,7 @@ def measure(
         result.note = probe(server, scenario)
         say(f"  {server.name} completed no request under load; probe: {result.note}")
     say(
-        f"  {phase:6} {server.name:11} {scenario.name:17} {result.rps:9.1f} req/s"
+        f"  {phase:6} {server.name:14} {scenario.name:17} {result.rps:9.1f} req/s"
         f"  p50 {ms(result.p50_ms):>7} ms  p99 {ms(result.p99_ms):>8} ms  errors {result.errors}"
         f"  rss {result.peak_rss_mb:.0f} MB"
     )
@@ -597,7 +619,7 @@ def _library(function: str) -> str:
 def profile(
     wrk: str, server: Server, args: argparse.Namespace, workdir: Path, out_dir: Path
 ) -> dict[str, Any]:
-    """py-spy record on the xcomkit worker under get_one, list_ti and create."""
+    """py-spy record on ``server``'s worker under get_one, list_ti and create."""
     py_spy = VENV_BIN / "py-spy"
     if not py_spy.exists():
         say("  installing py-spy into the venv")
@@ -635,7 +657,7 @@ def profile(
             found[name] = {"error": err.decode()[-2000:]}
             continue
         found[name] = summarize_profile(raw_file)
-        say(f"  profiled {name}: {found[name]['samples']} samples -> {raw_file}")
+        say(f"  profiled {server.name} {name}: {found[name]['samples']} samples -> {raw_file}")
     return found
 
 
@@ -653,28 +675,31 @@ def ratio(a: float, b: float) -> float | None:
 
 def print_table(results: list[Result], out: Any = sys.stdout) -> None:
     header = (
-        f"{'phase':6}  {'server':10}  {'scenario':17} {'req/s':>9} {'ok/s':>9} {'p50 ms':>8}"
+        f"{'phase':6}  {'server':14}  {'scenario':17} {'req/s':>9} {'ok/s':>9} {'p50 ms':>8}"
         f" {'p99 ms':>8} {'errors':>7} {'peak RSS MB':>11}"
     )
     print(header, file=out)
     print("-" * len(header), file=out)
     for r in results:
         print(
-            f"{r.phase:6}  {r.server:10}  {r.scenario:17} {r.rps:9.1f} {r.ok_rps:9.1f}"
+            f"{r.phase:6}  {r.server:14}  {r.scenario:17} {r.rps:9.1f} {r.ok_rps:9.1f}"
             f" {ms(r.p50_ms):>8} {ms(r.p99_ms):>8} {r.errors:7d} {r.peak_rss_mb:11.1f}",
             file=out,
         )
 
 
-def compute_ratios(results: list[Result]) -> list[dict[str, Any]]:
-    """Per scenario: xcomkit ok/s over Airflow's and over the bare app's; 1M over empty."""
+def compute_ratios(results: list[Result], xcomkit: str, airflow: str) -> list[dict[str, Any]]:
+    """Per scenario: ``xcomkit``'s ok/s over ``airflow``'s and over the bare app's.
+
+    For xcomkit-sqlite also 1M over empty ("empty2": the empty server measured beside it).
+    """
     empty = {(r.server, r.scenario): r for r in results if r.phase == "empty"}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for s in SCENARIOS:
-        x = empty.get(("xcomkit", s.name))
+        x = empty.get((xcomkit, s.name))
         if x is None:
             continue
-        a = empty.get(("airflow", s.name))
+        a = empty.get((airflow, s.name))
         b = empty.get(("bare", s.name))
         rows.append(
             {
@@ -685,34 +710,35 @@ def compute_ratios(results: list[Result]) -> list[dict[str, Any]]:
                 "errors": x.errors,
             }
         )
-    scale = {r.scenario: r for r in results if r.phase not in ("empty", "empty2")}
+    scaled = [r for r in results if r.server == xcomkit and r.phase not in ("empty", "empty2")]
+    big = {r.scenario: r for r in scaled}
     same_time_empty = {r.scenario: r for r in results if r.phase == "empty2"}
     for row in rows:
-        big = scale.get(row["scenario"])
+        b2 = big.get(row["scenario"])
         base = same_time_empty.get(row["scenario"])
-        if big and base:
-            row["1M_vs_empty"] = ratio(big.ok_rps, base.ok_rps)
-            row["1M_p50_ms"] = big.p50_ms
+        if b2 and base:
+            row["1M_vs_empty"] = ratio(b2.ok_rps, base.ok_rps)
+            row["1M_p50_ms"] = b2.p50_ms
     return rows
 
 
-def print_ratios(rows: list[dict[str, Any]], out: Any = sys.stdout) -> None:
-    print(
-        f"{'scenario':17} {'x Airflow':>10} {'x bare':>8} {'p99 ms':>8} {'errors':>7}"
-        f" {'1M/empty':>9} {'1M p50 ms':>10}",
-        file=out,
-    )
+def print_ratios(rows: list[dict[str, Any]], airflow: str, out: Any = sys.stdout) -> None:
+    """The ratio table; the 1M columns only where some row has them."""
+
+    def f(v: Any) -> str:
+        return "-" if v is None else format(v, ".2f")
+
+    scaled = any("1M_vs_empty" in r for r in rows)
+    header = f"{'scenario':17} {'x ' + airflow:>16} {'x bare':>8} {'p99 ms':>8} {'errors':>7}"
+    print(header + (f" {'1M/empty':>9} {'1M p50 ms':>10}" if scaled else ""), file=out)
     for r in rows:
-
-        def f(v: Any, spec: str = ".2f") -> str:
-            return "-" if v is None else format(v, spec)
-
-        print(
-            f"{r['scenario']:17} {f(r['vs_airflow']):>10} {f(r['vs_bare']):>8}"
-            f" {f(r['p99_ms']):>8} {r['errors']:>7} {f(r.get('1M_vs_empty')):>9}"
-            f" {f(r.get('1M_p50_ms')):>10}",
-            file=out,
+        line = (
+            f"{r['scenario']:17} {f(r['vs_airflow']):>16} {f(r['vs_bare']):>8}"
+            f" {f(r['p99_ms']):>8} {r['errors']:>7}"
         )
+        if scaled:
+            line += f" {f(r.get('1M_vs_empty')):>9} {f(r.get('1M_p50_ms')):>10}"
+        print(line, file=out)
 
 
 def git_rev() -> str:
@@ -728,6 +754,12 @@ def airflow_available() -> bool:
     return (venv_dir() / MARKER_NAME).exists() or (venv_dir() / "bin" / "airflow").exists()
 
 
+def postgres_available() -> bool:
+    from tests import pg
+
+    return pg.find_bin() is not None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=10, help="measured seconds per load")
@@ -737,20 +769,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scale",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also measure reads at 1,000,000 XComs (default: on)",
+        help="also measure reads at 1,000,000 XComs on SQLite (default: on)",
     )
     p.add_argument("--scale-xcoms", type=int, default=1_000_000)
     p.add_argument("--scale-runs", type=int, default=10_000)
     p.add_argument(
+        "--postgres",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="PostgreSQL phase: xcomkit-pg vs airflow-pg (default: if initdb is installed)",
+    )
+    p.add_argument(
         "--airflow",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="include Airflow 3.3.2 (default: if its venv exists)",
+        help="include Airflow 3.3.2 in the PostgreSQL phase (default: if its venv exists)",
     )
     p.add_argument(
-        "--airflow-db",
-        default=None,
-        help="SQLAlchemy URL for Airflow's database (default: its SQLite)",
+        "--airflow-sqlite",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also Airflow on SQLite in the SQLite phase (default: off, it stalls under load)",
     )
     p.add_argument(
         "--profile",
@@ -767,6 +806,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def load_phase(
+    wrk: str,
+    servers: list[Server],
+    wanted: list[Scenario],
+    args: argparse.Namespace,
+    workdir: Path,
+    results: list[Result],
+) -> None:
+    """Each scenario on each server in turn (xcomkit first, its VmHWM tracked)."""
+    for scenario in wanted:
+        for server in servers:
+            tracked = server.name.startswith("xcomkit")
+            results.append(measure(wrk, server, scenario, args, workdir, "empty", tracked))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
@@ -775,10 +829,18 @@ def main(argv: list[str] | None = None) -> int:
     wrk = ensure_wrk()
     workdir = Path(tempfile.mkdtemp(prefix="xcomkit-bench-"))
     include_airflow = airflow_available() if args.airflow is None else args.airflow
+    use_postgres = postgres_available() if args.postgres is None else args.postgres
+    airflow_sqlite = include_airflow and args.airflow_sqlite
     say(
         f"bench: workdir {workdir}; {args.connections} connections, {args.duration:g} s loads"
         f" after {args.warmup:g} s warm-up; airflow: {'yes' if include_airflow else 'no'}"
+        f"{' (SQLite too)' if airflow_sqlite else ''}"
     )
+    if not use_postgres:
+        say(
+            "  no PostgreSQL phase"
+            + ("" if args.postgres is False else " (initdb not found: apt-get install postgresql)")
+        )
 
     servers: list[Server] = []
     results: list[Result] = []
@@ -799,41 +861,46 @@ def main(argv: list[str] | None = None) -> int:
                 "warmup_s": args.warmup,
                 "timeout_s": 10,
             },
-            "airflow_db": (args.airflow_db or "sqlite") if include_airflow else None,
+            "airflow": {"sqlite": airflow_sqlite, "postgres": include_airflow and use_postgres},
         },
         "startup_s": {},
     }
     try:
-        say("starting servers")
-        xk = start_xcomkit("xcomkit", workdir / "empty.db", workdir)
+        say("SQLite phase: starting servers")
+        xk = start_xcomkit("xcomkit-sqlite", f"sqlite:///{workdir / 'empty.db'}", workdir)
         servers.append(xk)
-        report["startup_s"]["xcomkit_empty"] = round(xk.ready_s or 0, 3)
-        say(f"  xcomkit ready {xk.ready_s:.2f} s after spawn")
+        report["startup_s"]["xcomkit_sqlite"] = round(xk.ready_s or 0, 3)
+        say(f"  xcomkit-sqlite ready {xk.ready_s:.2f} s after spawn")
         bare = start_bare(workdir)
         servers.append(bare)
         report["startup_s"]["bare"] = round(bare.ready_s or 0, 3)
         say(f"  bare app ready {bare.ready_s:.2f} s after spawn")
-        if include_airflow:
+        if airflow_sqlite:
             try:
-                servers.append(start_airflow(args.airflow_db))
+                servers.append(start_airflow("airflow-sqlite", None))
             except Exception as exc:  # the rest of the bench is still worth having
-                say(f"  airflow did not start, left out: {exc}")
-                report["meta"]["airflow_error"] = str(exc)[-2000:]
+                say(f"  airflow-sqlite did not start, left out: {exc}")
+                report["meta"]["airflow_sqlite_error"] = str(exc)[-2000:]
         for server in servers:
             if server.name != "bare":
                 put_entries(server)
         report["meta"]["worker_rss_mb_idle"] = round(_proc_rss(xk.pid) / 2**20, 1)
 
-        say("loads (each scenario on each server in turn)")
-        for scenario in wanted:
-            for server in servers:
-                results.append(measure(wrk, server, scenario, args, workdir, "empty", server is xk))
+        say("SQLite phase: loads (each scenario on each server in turn)")
+        load_phase(wrk, servers, wanted, args, workdir, results)
         for server in servers[1:]:
             server.stop()
         servers = [xk]
 
+        if use_postgres:
+            try:
+                postgres_phase(wrk, args, workdir, wanted, include_airflow, results, report)
+            except Exception as exc:  # keep the SQLite figures
+                say(f"PostgreSQL phase failed: {exc}")
+                report["meta"]["postgres_error"] = str(exc)[-2000:]
+
         if args.profile:
-            say("profiling the xcomkit worker (py-spy)")
+            say("profiling the xcomkit-sqlite worker (py-spy)")
             report["profile"] = profile(wrk, xk, args, workdir, RESULTS / f"profile-{stamp}")
 
         if args.scale:
@@ -844,12 +911,37 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
 
     report["results"] = [asdict(r) for r in results]
-    report["ratios"] = compute_ratios(results)
+    report["ratios"] = {
+        "sqlite": compute_ratios(results, "xcomkit-sqlite", "airflow-sqlite"),
+        "postgres": compute_ratios(results, "xcomkit-pg", "airflow-pg"),
+    }
     report["meta"]["wall_s"] = round(time.perf_counter() - started, 1)
+    print_report(report, results)
+    output = args.output or RESULTS / f"{stamp}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {output}  ({report['meta']['wall_s']:.0f} s)")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def print_report(report: dict[str, Any], results: list[Result]) -> None:
+    """The tables of both phases, the 1M rows, start-up and seeding, to stdout."""
+    sqlite_names = ("xcomkit-sqlite", "bare", "airflow-sqlite")
+    print("\n== SQLite phase ==")
+    print_table([r for r in results if r.phase == "empty" and r.server in sqlite_names])
     print()
-    print_table(results)
-    print()
-    print_ratios(report["ratios"])
+    print_ratios(report["ratios"]["sqlite"], "airflow-sqlite")
+    pg_rows = [r for r in results if r.server in ("xcomkit-pg", "airflow-pg")]
+    if pg_rows:
+        print("\n== PostgreSQL phase (x bare: the bare app of the SQLite phase) ==")
+        print_table(pg_rows)
+        print()
+        print_ratios(report["ratios"]["postgres"], "airflow-pg")
+    scaled = [r for r in results if r.phase not in ("empty",)]
+    if scaled:
+        print("\n== xcomkit-sqlite at scale (empty2: the empty server, measured beside it) ==")
+        print_table(scaled)
     print()
     print(
         "start-up (spawn -> first 200):",
@@ -861,12 +953,60 @@ def main(argv: list[str] | None = None) -> int:
             f"seed: {s['xcoms']:,} XComs, {s['runs']:,} runs at {s['rows_per_s']:,.0f} rows/s;"
             f" worker RSS at 1M: {s.get('worker_rss_mb_loaded')} MB"
         )
-    output = args.output or RESULTS / f"{stamp}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {output}  ({report['meta']['wall_s']:.0f} s)")
-    shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+
+
+def postgres_phase(
+    wrk: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    wanted: list[Scenario],
+    include_airflow: bool,
+    results: list[Result],
+    report: dict[str, Any],
+) -> None:
+    """One throw-away cluster; xcomkit-pg and airflow-pg on their own databases, same loads."""
+    import psycopg
+    from tests import pg
+
+    if include_airflow:
+        ensure_airflow_pg_driver()
+    say("PostgreSQL phase: starting a throw-away cluster")
+    servers: list[Server] = []
+    with pg.temporary_cluster() as admin_url:
+        try:
+            plain = admin_url.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(plain) as conn:
+                row = conn.execute("SHOW server_version").fetchone()
+                report["meta"]["postgres_version"] = row[0] if row else None
+            xk_url = pg.create_database(admin_url, "xcomkit_bench")
+            af_url = pg.create_database(admin_url, "airflow_bench")
+            xk_db = xk_url.replace("postgresql+psycopg://", "postgresql://")
+            af_db = af_url.replace("postgresql+psycopg://", "postgresql+psycopg2://")
+            xk = start_xcomkit("xcomkit-pg", xk_db, workdir)
+            servers.append(xk)
+            report["startup_s"]["xcomkit_pg"] = round(xk.ready_s or 0, 3)
+            say(f"  xcomkit-pg ready {xk.ready_s:.2f} s after spawn ({xk_db})")
+            if include_airflow:
+                try:
+                    servers.append(start_airflow("airflow-pg", af_db))
+                except Exception as exc:  # xcomkit-pg's figures are still worth having
+                    say(f"  airflow-pg did not start, left out: {exc}")
+                    report["meta"]["airflow_pg_error"] = str(exc)[-2000:]
+            for server in servers:
+                put_entries(server)
+            say("PostgreSQL phase: loads (each scenario on each server in turn)")
+            load_phase(wrk, servers, wanted, args, workdir, results)
+            for server in servers[1:]:
+                server.stop()
+            if args.profile:
+                say("profiling the xcomkit-pg worker (py-spy)")
+                stamp = report["meta"]["timestamp"]
+                out = RESULTS / f"profile-{stamp}" / "pg"
+                report["profile_pg"] = profile(wrk, xk, args, workdir, out)
+        finally:
+            for server in servers:
+                with contextlib.suppress(Exception):
+                    server.stop()
 
 
 def scale_phase(
@@ -894,7 +1034,7 @@ def scale_phase(
         f"  {stats.xcoms:,} XComs in {stats.xcoms_seconds:.1f} s: {stats.rate:,.0f} rows/s"
         f" (+ {stats.runs:,} runs in {stats.runs_seconds:.1f} s)"
     )
-    big = start_xcomkit("xcomkit_1M", db_file, workdir)
+    big = start_xcomkit("xcomkit-sqlite-1M", f"sqlite:///{db_file}", workdir)
     servers.append(big)
     say(f"  xcomkit on 1M ready {big.ready_s:.2f} s after spawn")
     put_entries(big)
@@ -911,7 +1051,7 @@ def scale_phase(
             continue
         for server, phase in ((xk, "empty2"), (big, scale_label(args.scale_xcoms))):
             r = measure(wrk, server, scenario, args, workdir, phase, True)
-            r.server = "xcomkit"
+            r.server = "xcomkit-sqlite"
             results.append(r)
     info["worker_rss_mb_loaded"] = round(_proc_rss(big.pid) / 2**20, 1)
     info["worker_hwm_mb"] = vm_hwm_mb(big.pid)
