@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, Row
+from sqlalchemy import Connection, Engine, Row, text
 
 from xcomkit import values
 from xcomkit.store import registry, xcoms
@@ -56,6 +56,12 @@ def _write(engine: Engine) -> Any:
     return engine.execution_options(sqlite_begin="IMMEDIATE").begin()
 
 
+def _read(engine: Engine) -> Connection:
+    # A read is one query (two for a list page: count, then rows). Autocommit spares
+    # BEGIN and ROLLBACK: two round trips per request on a networked database.
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -72,7 +78,7 @@ def get_xcom(
         NotFound: no such XCom (Airflow answers only "key not found", whatever part
             of the address is wrong).
     """
-    with engine.connect() as conn:
+    with _read(engine) as conn:
         row = xcoms.get_entry(conn, dag_id, dag_run_id, task_id, key, map_index)
     if row is None:
         raise NotFound(f"XCom entry with key: `{key}` not found")
@@ -88,7 +94,7 @@ def list_xcoms(
     offset: int,
 ) -> tuple[list[Row[Any]], int]:
     """A page of XComs and the total count; see :func:`xcomkit.store.xcoms.list_entries`."""
-    with engine.connect() as conn:
+    with _read(engine) as conn:
         return xcoms.list_entries(conn, f, order_by=order_by, limit=limit, offset=offset)
 
 
@@ -213,7 +219,7 @@ def get_dag_run(engine: Engine, dag_id: str, dag_run_id: str) -> Row[Any]:
     Raises:
         NotFound: Airflow's message for a missing run.
     """
-    with engine.connect() as conn:
+    with _read(engine) as conn:
         row = registry.get_dag_run(conn, dag_id, dag_run_id)
     if row is None:
         raise NotFound(
@@ -235,7 +241,7 @@ def list_dag_runs(
     Raises:
         NotFound: ``dag_id`` is not ``~`` and no such DAG exists.
     """
-    with engine.connect() as conn:
+    with _read(engine) as conn:
         if dag_id != "~" and registry.get_dag(conn, dag_id) is None:
             raise NotFound(f"The Dag with ID: `{dag_id}` was not found")
         return registry.list_dag_runs(
@@ -318,6 +324,19 @@ def trigger_dag_run(
     return row
 
 
+# -------------------------------------------------------------------------- health
+
+
+def database_is_up(engine: Engine) -> bool:
+    """True when the database answers a trivial query; any failure is False."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:  # any database failure means "unhealthy", never an error here
+        return False
+    return True
+
+
 # --------------------------------------------------------------------------- users
 
 
@@ -325,7 +344,7 @@ def authenticate(engine: Engine, username: str, password: str) -> str | None:
     """The role of the user when ``password`` is right, else None. Slow by design."""
     from xcomkit.server.auth.passwords import verify_password
 
-    with engine.connect() as conn:
+    with _read(engine) as conn:
         row = user_store.get_user(conn, username)
     ok, new_hash = verify_password(row.password_hash if row else None, password)
     if not ok or row is None:

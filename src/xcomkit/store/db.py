@@ -55,13 +55,17 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            options = conn.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":
+                return  # single-statement reads: no transaction at all
+            conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
         return engine
     kwargs["pool_size"] = pool_size
     kwargs["max_overflow"] = pool_size
-    kwargs["pool_pre_ping"] = True
+    # No pre-ping (a round trip per request); a connection the server dropped is
+    # detected on use, the pool is invalidated and the next request reconnects.
+    kwargs["pool_recycle"] = 1800
     return create_engine(parsed, **kwargs)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlalchemy import text
 
 import xcomkit
+from xcomkit import service
 from xcomkit.server.deps import Ctx
 from xcomkit.server.encoding import json_response
 
@@ -16,7 +16,7 @@ AIRFLOW_API_VERSION = "3.3.2"
 
 
 @router.get("/version")
-def get_version() -> Response:
+async def get_version() -> Response:
     """The Airflow API version answered (``version``) and xcomkit's own (``git_version``)."""
     return json_response(
         {"version": AIRFLOW_API_VERSION, "git_version": f"xcomkit-{xcomkit.__version__}"}
@@ -24,15 +24,10 @@ def get_version() -> Response:
 
 
 @router.get("/monitor/health")
-def get_health(ctx: Ctx) -> Response:
+async def get_health(ctx: Ctx) -> Response:
     """Health of the metadata database. xcomkit runs no scheduler: like an Airflow whose
     scheduler is down it reports it ``unhealthy``; triggerer and processor are ``null``."""
-    try:
-        with ctx.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        status = "healthy"
-    except Exception:  # any database failure is "unhealthy", never a 5xx here
-        status = "unhealthy"
+    status = "healthy" if await ctx.db(service.database_is_up) else "unhealthy"
     return json_response(
         {
             "metadatabase": {"status": status},

@@ -67,7 +67,7 @@ async def get_xcom_entry(
     stringify: bool = False,
 ) -> Response:
     """Get one XCom: native JSON, or with ``deserialize``/``stringify`` applied."""
-    row = service.get_xcom(ctx.engine, dag_id, dag_run_id, task_id, xcom_key, map_index)
+    row = await ctx.db(service.get_xcom, dag_id, dag_run_id, task_id, xcom_key, map_index)
     if not deserialize and not stringify:
         return _native(row)
     value = values.decode(row.value)
@@ -119,8 +119,8 @@ async def get_xcom_entries(
             gte=q.run_after_gte, gt=q.run_after_gt, lte=q.run_after_lte, lt=q.run_after_lt
         ),
     )
-    rows, total = service.list_xcoms(
-        ctx.engine,
+    rows, total = await ctx.db(
+        service.list_xcoms,
         f,
         order_by=order,
         limit=min(q.limit, ctx.settings.maximum_page_limit),
@@ -139,8 +139,8 @@ async def create_xcom_entry(
     request_body: XComCreateBody,
 ) -> Response:
     """Create an XCom (201); 404 for a missing DAG, task or DAG run; 409 if it exists."""
-    row = service.create_xcom(
-        ctx.engine,
+    row = await ctx.db(
+        service.create_xcom,
         dag_id,
         dag_run_id,
         task_id,
@@ -162,8 +162,14 @@ async def update_xcom_entry(
     patch_body: XComUpdateBody,
 ) -> Response:
     """Replace an XCom's value; 404 if there is none for that key and map_index."""
-    row = service.update_xcom(
-        ctx.engine, dag_id, dag_run_id, task_id, xcom_key, patch_body.value, patch_body.map_index
+    row = await ctx.db(
+        service.update_xcom,
+        dag_id,
+        dag_run_id,
+        task_id,
+        xcom_key,
+        patch_body.value,
+        patch_body.map_index,
     )
     return _native(row)
 
@@ -179,5 +185,5 @@ async def delete_xcom_entry(
     map_index: Annotated[int, Query(ge=-1, le=values.MAX_MAP_INDEX)] = -1,
 ) -> Response:
     """Delete an XCom (204); 404 if there is none for that key and map_index."""
-    service.delete_xcom(ctx.engine, dag_id, dag_run_id, task_id, xcom_key, map_index)
+    await ctx.db(service.delete_xcom, dag_id, dag_run_id, task_id, xcom_key, map_index)
     return Response(status_code=204, headers={"content-type": "application/json"})
