@@ -120,6 +120,9 @@ dag_run = Table(
     Column("triggering_user_name", String(512), nullable=True),
     Column("conf", Text, nullable=True),  # JSON text
     Column("note", Text, nullable=True),
+    # How many XComs hang off the run, kept in the writes' own transactions, so that a
+    # list filtered at most by dag_id and run_id counts its total without a scan.
+    Column("xcom_count", Integer, nullable=False, server_default="0"),
     UniqueConstraint("dag_id", "run_id"),
     UniqueConstraint("dag_id", "logical_date"),  # as Airflow: one run per logical date
     Index("ix_dag_run_logical_date", "logical_date"),

@@ -128,6 +128,17 @@ _UPDATE = (
 )
 _DELETE = delete(xcom).where(*_IDENTITY)
 _INSERT = insert(xcom)
+# dag_run.xcom_count follows every insert and delete, in the same transaction.
+_COUNT_UP = (
+    update(dag_run)
+    .where(dag_run.c.id == bindparam("the_run_pk"))
+    .values(xcom_count=dag_run.c.xcom_count + 1)
+)
+_COUNT_DOWN = (
+    update(dag_run)
+    .where(dag_run.c.dag_id == bindparam("the_dag_id"), dag_run.c.run_id == bindparam("the_run_id"))
+    .values(xcom_count=dag_run.c.xcom_count - 1)
+)
 
 #: What a create needs to know of its target, in one query: the DAG's display name
 #: (no row: no such DAG), the task's (None: not in the DAG) and the DAG run (None: none).
@@ -221,6 +232,9 @@ _FILTER_COLUMNS: dict[str, ColumnElement[Any]] = {
 _EQUALITY = ("dag_id", "task_id", "run_id", "map_index", "key", "map_index_filter")
 _PATTERNED = ("key", "dag_display_name", "run_id", "task_id")
 _DATED = ("logical_date", "run_after")
+#: Filters whose total the runs' kept ``xcom_count`` answers.
+_COUNTED = frozenset({"dag_id", "run_id"})
+_RUN_COLUMNS = {"dag_id": dag_run.c.dag_id, "run_id": dag_run.c.run_id}
 
 Shape = tuple[Any, ...]
 
@@ -297,11 +311,18 @@ def _statements(
     """The (count, page) statements for a filter shape and ordering, built once."""
     where = [_condition(item, dialect) for item in shape]
     names = {item if isinstance(item, str) else item[0] for item in shape}
-    count = select(func.count()).select_from(xcom)
-    if names & set(_DATED):
-        count = count.join(dag_run, dag_run.c.id == xcom.c.dag_run_id)
-    if "dag_display_name" in names:
-        count = count.join(dag, dag.c.dag_id == xcom.c.dag_id)
+    if all(isinstance(item, str) and item in _COUNTED for item in shape):
+        # Filtered at most by dag_id and run_id equality: add up the runs' kept counts
+        # instead of counting XCom rows (a scan of every row for "~/~/~").
+        run_where = [_RUN_COLUMNS[name] == bindparam(name) for name in shape]
+        count = select(func.coalesce(func.sum(dag_run.c.xcom_count), 0)).where(*run_where)
+    else:
+        count = select(func.count()).select_from(xcom)
+        if names & set(_DATED):
+            count = count.join(dag_run, dag_run.c.id == xcom.c.dag_run_id)
+        if "dag_display_name" in names:
+            count = count.join(dag, dag.c.dag_id == xcom.c.dag_id)
+        count = count.where(*where)
     ordering = [
         ORDERABLE[name].desc() if desc else ORDERABLE[name].asc() for name, desc in order_by
     ]
@@ -314,7 +335,7 @@ def _statements(
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
-    return count.where(*where), page
+    return count, page
 
 
 def list_entries(
@@ -375,6 +396,19 @@ def insert_entry(
         )
     except IntegrityError as exc:
         raise XComExists(key) from exc
+    conn.execute(_COUNT_UP, {"the_run_pk": dag_run_pk})
+
+
+def recount(conn: Connection) -> None:
+    """Set every DAG run's kept ``xcom_count`` from the XCom rows (after bulk loads that
+    bypass :func:`insert_entry`, such as ``xcomkit seed``)."""
+    actual = (
+        select(func.count())
+        .select_from(xcom)
+        .where(xcom.c.dag_run_id == dag_run.c.id)
+        .scalar_subquery()
+    )
+    conn.execute(update(dag_run).values(xcom_count=actual))
 
 
 def update_entry(
@@ -399,4 +433,7 @@ def delete_entry(
 ) -> int:
     """Delete one XCom; return the number of rows deleted (0 or 1)."""
     params = _identity_params(dag_id, run_id, task_id, key, map_index)
-    return conn.execute(_DELETE, params).rowcount
+    deleted = conn.execute(_DELETE, params).rowcount
+    if deleted:
+        conn.execute(_COUNT_DOWN, params)
+    return deleted

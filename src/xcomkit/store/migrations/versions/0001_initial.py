@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("triggering_user_name", sa.String(512), nullable=True),
         sa.Column("conf", sa.Text(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("xcom_count", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["dag_id"], ["dag.dag_id"], name="fk_dag_run_dag_id_dag", ondelete="CASCADE"
         ),
