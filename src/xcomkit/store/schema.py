@@ -127,6 +127,8 @@ dag_run = Table(
     UniqueConstraint("dag_id", "logical_date"),  # as Airflow: one run per logical date
     Index("ix_dag_run_logical_date", "logical_date"),
     Index("ix_dag_run_run_after", "run_after"),
+    # Covers the sums of xcom_count (list totals) without reading the wide run rows.
+    Index("ix_dag_run_xcom_count", "dag_id", "run_id", "xcom_count"),
 )
 
 xcom = Table(

@@ -64,6 +64,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_dag_run_logical_date", "dag_run", ["logical_date"])
     op.create_index("ix_dag_run_run_after", "dag_run", ["run_after"])
+    op.create_index("ix_dag_run_xcom_count", "dag_run", ["dag_id", "run_id", "xcom_count"])
     op.create_table(
         "xcom",
         sa.Column("dag_run_id", sa.Integer(), nullable=False),
@@ -107,6 +108,7 @@ def downgrade() -> None:
     op.drop_index("ix_xcom_key", table_name="xcom")
     op.drop_index("ix_xcom_ti", table_name="xcom")
     op.drop_table("xcom")
+    op.drop_index("ix_dag_run_xcom_count", table_name="dag_run")
     op.drop_index("ix_dag_run_run_after", table_name="dag_run")
     op.drop_index("ix_dag_run_logical_date", table_name="dag_run")
     op.drop_table("dag_run")
