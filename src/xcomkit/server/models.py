@@ -149,6 +149,15 @@ class XComListQuery(BaseModel):
     map_index: Annotated[int | None, Field(ge=-1, le=values.MAX_MAP_INDEX)] = None
 
 
+class XComGetQuery(BaseModel):
+    """Query parameters of ``GET .../xcomEntries/{xcom_key}`` (as Airflow declares them;
+    beyond Airflow, ``map_index`` must fit the 32-bit column)."""
+
+    map_index: Annotated[int, Field(ge=-1, le=values.MAX_MAP_INDEX)] = -1
+    deserialize: bool = False
+    stringify: bool = False
+
+
 class XComResponse(BaseModel):
     """An XCom without its value (the list endpoint's entries)."""
 

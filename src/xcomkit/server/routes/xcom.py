@@ -20,6 +20,7 @@ from xcomkit.server.encoding import json_response
 from xcomkit.server.models import (
     XComCollectionResponse,
     XComCreateBody,
+    XComGetQuery,
     XComListQuery,
     XComResponseNative,
     XComResponseString,
@@ -62,19 +63,17 @@ async def get_xcom_entry(
     task_id: str,
     dag_run_id: str,
     xcom_key: str,
-    map_index: Annotated[int, Query(ge=-1, le=values.MAX_MAP_INDEX)] = -1,
-    deserialize: bool = False,
-    stringify: bool = False,
+    q: Annotated[XComGetQuery, Query()],
 ) -> Response:
     """Get one XCom: native JSON, or with ``deserialize``/``stringify`` applied."""
-    row = await ctx.db(service.get_xcom, dag_id, dag_run_id, task_id, xcom_key, map_index)
-    if not deserialize and not stringify:
+    row = await ctx.db(service.get_xcom, dag_id, dag_run_id, task_id, xcom_key, q.map_index)
+    if not q.deserialize and not q.stringify:
         return _native(row)
     value = values.decode(row.value)
-    if deserialize:
+    if q.deserialize:
         value = values.deserialize(value)
     body = _entry(row)
-    body["value"] = values.stringify(value) if stringify else value
+    body["value"] = values.stringify(value) if q.stringify else value
     return json_response(body)
 
 
