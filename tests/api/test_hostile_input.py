@@ -147,3 +147,31 @@ def test_trigger_without_run_id_names_it_after_run_after(api) -> None:
 def test_keys_the_path_cannot_address_are_refused(api, key) -> None:
     r = api.client.post(api.xcom_url(), json={"key": key, "value": 1}, headers=api.headers())
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        lambda: __import__("sqlalchemy").exc.TimeoutError("QueuePool limit of size 8 reached"),
+        lambda: __import__("sqlalchemy").exc.OperationalError(
+            "SELECT 1", {}, Exception("server closed the connection unexpectedly")
+        ),
+        lambda: __import__("sqlalchemy").exc.OperationalError(
+            "SELECT 1", {}, Exception("x"), connection_invalidated=True
+        ),
+        lambda: __import__("sqlalchemy").exc.OperationalError(
+            "SELECT 1", {}, Exception("database is locked")
+        ),
+    ],
+    ids=["pool-timeout", "server-closed", "invalidated", "locked"],
+)
+def test_unavailable_database_is_503_with_retry_after(api, monkeypatch, error) -> None:
+    from xcomkit import service
+
+    def fail(*_args, **_kwargs):
+        raise error()
+
+    monkeypatch.setattr(service, "get_xcom", fail)
+    r = api.client.get(api.xcom_url(key="k"), headers=api.headers())
+    assert (r.status_code, r.headers["retry-after"]) == (503, "1")
+    assert "retry" in r.json()["detail"]

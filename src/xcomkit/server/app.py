@@ -4,8 +4,8 @@ Layers: routes parse and answer, :mod:`xcomkit.service` decides, :mod:`xcomkit.s
 reads and writes. Errors raised by the service carry Airflow's ``detail`` and become
 ``{"detail": ...}`` with their status here. Validation errors keep FastAPI's 422 body
 (Airflow's), encoded so that NaN or huge integers in the echoed input never turn a
-client's mistake into a 500. A database that stays locked past the busy timeout
-answers 503 with ``Retry-After``.
+client's mistake into a 500. A database that stays locked past the busy timeout,
+is unreachable, or has no free pooled connection answers 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -35,8 +36,18 @@ from xcomkit.store.db import make_engine
 log = logging.getLogger("xcomkit.server")
 
 JWT_SECRET_SETTING = "jwt_secret"
-#: Words in a driver's error that mean lock contention (SQLite, PostgreSQL).
-_CONTENTION = ("locked", "busy", "deadlock", "could not serialize", "lock timeout")
+#: Words in a driver's error that mean lock contention or an unreachable server.
+_CONTENTION = (
+    "locked",
+    "busy",
+    "deadlock",
+    "could not serialize",
+    "lock timeout",
+    "connection refused",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+)
 API_V1_REMOVED = (
     "/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."
 )
@@ -106,17 +117,28 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             {"detail": f"Value rejected by the database: {str(exc.orig).strip()}"}, 422
         )
 
-    @app.exception_handler(OperationalError)
-    async def _database_busy(_request: Request, exc: OperationalError) -> Response:
-        # Only contention is worth a retry; any other operational error is a bug (500).
-        if not any(sign in str(exc.orig).lower() for sign in _CONTENTION):
-            raise exc
-        log.warning("database busy: %s", exc.orig)
+    def _unavailable(reason: object) -> Response:
+        log.warning("database unavailable: %s", reason)
         return json_response(
-            {"detail": "The database is busy; retry the request shortly."},
+            {"detail": "The database is busy or unreachable; retry the request shortly."},
             503,
             headers={"Retry-After": "1"},
         )
+
+    @app.exception_handler(OperationalError)
+    async def _database_busy(_request: Request, exc: OperationalError) -> Response:
+        # Contention, or a connection the database dropped (restart, outage; SQLAlchemy
+        # then invalidates the pool and the next request reconnects): worth a retry.
+        # Any other operational error is a bug, and stays a 500.
+        contention = any(sign in str(exc.orig).lower() for sign in _CONTENTION)
+        if not (contention or exc.connection_invalidated):
+            raise exc
+        return _unavailable(exc.orig)
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool_exhausted(_request: Request, exc: PoolTimeoutError) -> Response:
+        # Every pooled connection stayed busy past the pool timeout.
+        return _unavailable(exc)
 
     for module in (auth, xcom, dag_runs, monitor):
         app.include_router(module.router)
