@@ -135,6 +135,21 @@ def db_migrate(db: DbOption = None) -> None:
     out.print(f"database {settings.db} is at the newest revision")
 
 
+@db_app.command("recount")
+def db_recount(db: DbOption = None) -> None:
+    """Recompute each DAG run's kept XCom count from the XCom rows.
+
+    The counts answer list totals; every write keeps them right. Run this after
+    writing XCom rows behind xcomkit's back (SQL, a restored backup).
+    """
+    from xcomkit.store.xcoms import recount
+
+    engine = _engine(_settings(db))
+    with engine.begin() as conn:
+        recount(conn)
+    out.print("recounted the XComs of every DAG run")
+
+
 @users_app.command("create")
 def users_create(
     username: Annotated[str, typer.Argument(help="User name.")],
