@@ -175,3 +175,36 @@ def test_unavailable_database_is_503_with_retry_after(api, monkeypatch, error) -
     r = api.client.get(api.xcom_url(key="k"), headers=api.headers())
     assert (r.status_code, r.headers["retry-after"]) == (503, "1")
     assert "retry" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"xcom_key": "a\x00b"},
+        {"xcom_key_pattern": "\x00"},
+        {"task_id_prefix_pattern": "x\x00"},
+        {"order_by": "key\x00"},
+    ],
+)
+def test_nul_in_query_text_is_422_on_every_backend(api, params) -> None:
+    r = api.client.get(api.xcom_url("~", "~", "~"), params=params, headers=api.headers())
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["query", next(iter(params))]
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        (None, {"key": "a\x00b", "value": 1}),
+        ("/api/v2/dags/xcom_demo/dagRuns", {"logical_date": None, "dag_run_id": "r\x00"}),
+        ("/api/v2/dags/xcom_demo/dagRuns", {"logical_date": None, "note": "n\x00"}),
+    ],
+)
+def test_nul_in_stored_body_fields_is_422_on_every_backend(api, url, body) -> None:
+    r = api.client.post(url or api.xcom_url(), json=body, headers=api.headers())
+    assert r.status_code == 422, r.text
+
+
+def test_nul_inside_a_json_value_is_kept(api) -> None:
+    r = api.client.post(api.xcom_url(), json={"key": "n", "value": "a\x00b"}, headers=api.headers())
+    assert (r.status_code, r.json()["value"]) == (201, "a\x00b")

@@ -33,14 +33,31 @@ class StrictModel(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_lone_surrogates(cls, data: Any) -> Any:
+    def _storable_text(cls, data: Any) -> Any:
         bad = values.find_lone_surrogate(data)
         if bad is not None:
             raise ValueError(
                 f"{bad.encode('utf-8', 'backslashreplace').decode()!r} holds a lone UTF-16 "
                 "surrogate, which is not valid Unicode text"
             )
+        if isinstance(data, dict):
+            # Fields stored in their own columns (not JSON values, where NUL is escaped).
+            for name, field in data.items():
+                if name not in _JSON_FIELDS and isinstance(field, str) and "\x00" in field:
+                    raise ValueError(f"{name} must not contain NUL (\\x00) characters")
         return data
+
+
+_JSON_FIELDS = frozenset({"value", "conf"})
+
+
+def _no_nul(value: Any) -> Any:
+    # SQLite cuts text at NUL (a pattern "%\x00x" would match everything) and PostgreSQL
+    # refuses it: no query parameter may carry one.
+    texts = value if isinstance(value, list) else [value]
+    if any(isinstance(t, str) and "\x00" in t for t in texts):
+        raise ValueError("must not contain NUL (\\x00) characters")
+    return value
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -147,6 +164,19 @@ class XComListQuery(BaseModel):
     )
     xcom_key: str | None = None
     map_index: Annotated[int | None, Field(ge=-1, le=values.MAX_MAP_INDEX)] = None
+
+    _text_has_no_nul = field_validator(
+        "xcom_key_pattern",
+        "xcom_key_prefix_pattern",
+        "dag_display_name_pattern",
+        "dag_display_name_prefix_pattern",
+        "run_id_pattern",
+        "run_id_prefix_pattern",
+        "task_id_pattern",
+        "task_id_prefix_pattern",
+        "order_by",
+        "xcom_key",
+    )(_no_nul)
 
 
 class XComGetQuery(BaseModel):
