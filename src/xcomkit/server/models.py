@@ -128,6 +128,9 @@ class XComUpdateBody(StrictModel):
         return _checked_value(value)
 
 
+#: Airflow's default order of an XCom list.
+DEFAULT_XCOM_ORDER = ("dag_id", "task_id", "run_id", "map_index", "key")
+
 _Pattern = Annotated[str | None, Field(max_length=MAX_PATTERN_LENGTH)]
 _MapIndexFilter = Annotated[int | None, Field(ge=values.MIN_MAP_INDEX, le=values.MAX_MAP_INDEX)]
 
@@ -159,9 +162,7 @@ class XComListQuery(BaseModel):
     run_after_gt: UtcDatetime | None = None
     run_after_lte: UtcDatetime | None = None
     run_after_lt: UtcDatetime | None = None
-    order_by: list[str] = Field(
-        default_factory=lambda: ["dag_id", "task_id", "run_id", "map_index", "key"]
-    )
+    order_by: list[str] = Field(default_factory=lambda: list(DEFAULT_XCOM_ORDER))
     xcom_key: str | None = None
     map_index: Annotated[int | None, Field(ge=-1, le=values.MAX_MAP_INDEX)] = None
 

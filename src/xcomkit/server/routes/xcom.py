@@ -3,8 +3,8 @@
 ``/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries``:
 ``POST`` create, ``GET`` list, and ``GET``/``PATCH``/``DELETE`` on ``/{xcom_key}``
 (keys may contain ``/``). Service errors become their status with ``{"detail": ...}``
-through the app's exception handler. Query parameters are declared as Airflow declares them, so
-FastAPI gives the same 422 bodies for malformed ones.
+through the app's exception handler. Query parameters are declared as Airflow declares
+them, so FastAPI gives the same 422 bodies for malformed ones.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ router = APIRouter(
 )
 
 WILDCARD = "~"
-DEFAULT_ORDER = ["dag_id", "task_id", "run_id", "map_index", "key"]
 _ORDER_NAMES = {name: name for name in ORDERABLE}
 
 
