@@ -32,12 +32,6 @@ class ServiceError(Exception):
         self.detail = detail
 
 
-class BadRequest(ServiceError):
-    """The request is well-formed but cannot be carried out (HTTP 400)."""
-
-    status_code = 400
-
-
 class NotFound(ServiceError):
     """A DAG, task, DAG run or XCom does not exist (HTTP 404)."""
 
