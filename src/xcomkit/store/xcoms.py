@@ -400,8 +400,8 @@ def insert_entry(
 
 
 def recount(conn: Connection) -> None:
-    """Set every DAG run's kept ``xcom_count`` from the XCom rows (after bulk loads that
-    bypass :func:`insert_entry`, such as ``xcomkit seed``)."""
+    """Set every DAG run's kept ``xcom_count`` from the XCom rows (``xcomkit db recount``:
+    after XCom rows were written without :func:`insert_entry`, e.g. by plain SQL)."""
     actual = (
         select(func.count())
         .select_from(xcom)
