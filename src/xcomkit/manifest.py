@@ -91,15 +91,28 @@ def read_manifest(path: Path) -> Manifest:
         raise ManifestError(f"cannot read {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise ManifestError(f"{path} is not valid YAML or JSON: {exc}") from exc
+    return manifest_from_data(data, str(path))
+
+
+def manifest_from_data(data: Any, source: str = "manifest") -> Manifest:
+    """Validate already-decoded manifest data (a dict of the shape above).
+
+    Args:
+        data: the decoded document; ``None`` is an empty manifest.
+        source: how error messages name where the data came from.
+
+    Raises:
+        ManifestError: the wrong shape, or a run naming a DAG the manifest lacks.
+    """
     try:
         manifest = Manifest.model_validate(data or {})
     except ValidationError as exc:
-        raise ManifestError(f"{path} does not have the manifest shape:\n{exc}") from exc
+        raise ManifestError(f"{source} does not have the manifest shape:\n{exc}") from exc
     known = {d.dag_id for d in manifest.dags}
     for run in manifest.runs:
         if run.dag_id not in known:
             raise ManifestError(
-                f"{path}: run {run.dag_run_id!r} names unknown dag_id {run.dag_id!r}"
+                f"{source}: run {run.dag_run_id!r} names unknown dag_id {run.dag_id!r}"
             )
     return manifest
 
