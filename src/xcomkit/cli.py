@@ -1,10 +1,14 @@
-"""The ``xcomkit`` command line (typer): serve, db, users, dags.
+"""The ``xcomkit`` command line (typer): serve, db, users, dags; login and xcom.
 
-Every command takes ``--db`` (default ``$XCOMKIT_DB`` or ``sqlite:///xcomkit.db``).
+The server-side commands take ``--db`` (default ``$XCOMKIT_DB`` or
+``sqlite:///xcomkit.db``); ``login`` and ``xcom`` talk to an API server
+(:mod:`xcomkit.shell`). A failure prints one line and exits with a documented code
+(:mod:`xcomkit.shell.errors`); ``xcomkit --debug ...`` adds the traceback.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -15,16 +19,26 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from xcomkit.manifest import ManifestError, load_manifest, read_manifest
 from xcomkit.server.auth.passwords import generate_password, hash_password
 from xcomkit.server.auth.roles import ROLES, normalize_role
 from xcomkit.settings import Settings
+from xcomkit.shell import errors as cli_errors
+from xcomkit.shell.xcom import login, logout, xcom_app
 from xcomkit.store import users as user_store
 from xcomkit.store.db import make_engine, migrate, needs_migration
 
 app = typer.Typer(
-    help="xcomkit: Apache Airflow 3's XCom REST API, standalone.", no_args_is_help=True
+    cls=cli_errors.XcomkitGroup,
+    help="xcomkit: Apache Airflow 3's XCom REST API, standalone.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    # Plain click help: a flag shows no value type (``--no-auth``, not ``--no-auth <bool>``),
+    # and a usage error is one line, not a box.
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
@@ -32,6 +46,9 @@ dags_app = typer.Typer(help="DAG definitions and DAG runs.", no_args_is_help=Tru
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(dags_app, name="dags")
+app.add_typer(xcom_app, name="xcom")
+app.command("login")(login)
+app.command("logout")(logout)
 
 out = Console()
 err = Console(stderr=True)
@@ -46,24 +63,108 @@ DbOption = Annotated[
 DEMO_PASSWORD_FILE = Path(".xcomkit") / "passwords.json"
 
 
+def _version(value: bool) -> None:
+    if value:
+        import xcomkit
+
+        typer.echo(f"xcomkit {xcomkit.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Print the traceback of an error, too.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """xcomkit: Apache Airflow 3's XCom REST API, standalone."""
+    cli_errors.debug = debug
+
+
 def _settings(db: str | None) -> Settings:
     return Settings(db=db) if db else Settings()
 
 
+def _shown_url(url: str) -> str:
+    """``url`` with any password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
 def _engine(settings: Settings, *, migrate_if_needed: bool = True) -> Engine:
-    engine = make_engine(settings.db, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    if migrate_if_needed and needs_migration(engine):
-        migrate(engine)
+    """An engine on ``settings.db``, migrated to the newest revision unless told not to.
+
+    Raises:
+        CliError: (exit 2) not a database URL; (exit 5) the database cannot be opened.
+    """
+    try:
+        engine = make_engine(settings.db, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    except ArgumentError:
+        raise cli_errors.CliError(
+            f"--db {settings.db!r} is not a database URL; "
+            "use e.g. sqlite:///xcomkit.db or postgresql://user:password@host/dbname",
+            cli_errors.USAGE,
+        ) from None
+    try:
+        if migrate_if_needed and needs_migration(engine):
+            migrate(engine)
+        elif not migrate_if_needed:
+            engine.connect().close()
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise cli_errors.CliError(
+            f"cannot open the database {_shown_url(settings.db)}: {reason}", cli_errors.SERVER
+        ) from None
     return engine
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line (exit 5) when ``host:port`` cannot be listened on, before any
+    "serving on" line is printed. uvicorn binds the same way (``SO_REUSEADDR``)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise cli_errors.CliError(
+            f"cannot listen on {host}: {exc.strerror}", cli_errors.USAGE
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise cli_errors.CliError(
+                f"cannot listen on {host}:{port}: {exc.strerror}"
+                + (
+                    " (another server is using the port; pick one with --port)"
+                    if exc.errno == errno.EADDRINUSE
+                    else ""
+                ),
+                cli_errors.SERVER,
+            ) from None
 
 
 def _load(engine: Engine, path: Path) -> None:
     try:
-        dags, runs = load_manifest(engine, read_manifest(path))
+        manifest = read_manifest(path)
+        dags, runs = load_manifest(engine, manifest)
     except ManifestError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    out.print(f"loaded {dags} DAG(s) and created {runs} new DAG run(s) from {path}")
+        raise cli_errors.CliError(str(exc), cli_errors.USAGE) from None
+    kept = len(manifest.runs) - runs
+    out.print(
+        f"loaded {dags} DAG(s) from {path}: created {runs} new DAG run(s), kept {kept} existing",
+        soft_wrap=True,
+    )
 
 
 def _demo_admin(engine: Engine) -> tuple[str, str | None]:
@@ -115,6 +216,7 @@ def serve(
     engine.dispose()
     os.environ["XCOMKIT_DB"] = settings.db
     os.environ["XCOMKIT_AUTH"] = "false" if no_auth else "true"
+    _check_port(host, port)
     out.print(f"xcomkit serving on http://{host}:{port}  (database {settings.db})")
     uvicorn.run(
         "xcomkit.server.asgi:app",

@@ -120,14 +120,24 @@ def manifest_from_data(data: Any, source: str = "manifest") -> Manifest:
 def load_manifest(engine: Engine, manifest: Manifest) -> tuple[int, int]:
     """Create or update the manifest's DAGs and create its DAG runs that do not exist yet.
 
+    A run whose dag_run_id exists is kept as it is (loading a manifest twice is quiet);
+    one whose logical_date another run of the DAG holds is skipped too.
+
     Returns:
         (number of DAGs written, number of DAG runs created).
     """
     with engine.begin() as conn:
         for d in manifest.dag_defs():
             registry.upsert_dag(conn, d)
+        existing = {
+            (run.dag_id, run.dag_run_id)
+            for run in manifest.runs
+            if registry.get_dag_run(conn, run.dag_id, run.dag_run_id) is not None
+        }
     created = 0
     for run in manifest.runs:
+        if (run.dag_id, run.dag_run_id) in existing:
+            continue
         try:
             service.trigger_dag_run(
                 engine,

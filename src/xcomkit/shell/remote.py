@@ -1,0 +1,276 @@
+"""Requests to an Airflow 3 API server, and the tokens ``xcomkit login`` keeps.
+
+Bodies are encoded and decoded with the standard :mod:`json` module, so integers of any
+size and every JSON type come back exactly as the server sent them.
+
+Tokens live in ``<config dir>/tokens/<hash of the API URL>.json`` (the config dir is
+``$XDG_CONFIG_HOME/xcomkit``, by default ``~/.config/xcomkit`` on Linux; typer's (click's)
+``get_app_dir`` elsewhere), each file readable by its owner only (0600), created with
+that mode (never briefly wider) and replaced atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+
+from xcomkit.modern._base import quote_id, quote_key
+from xcomkit.shell.errors import AUTH, CONFLICT, NOT_FOUND, SERVER, USAGE, CliError
+
+DEFAULT_API_URL = "http://127.0.0.1:8080"
+API = "/api/v2"
+
+
+def normalize_url(api_url: str) -> str:
+    """``api_url`` without trailing slashes; a missing scheme is a usage error.
+
+    Raises:
+        CliError: (exit 2) the URL has no ``http://`` or ``https://``.
+    """
+    url = api_url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"--api-url {api_url!r} must start with http:// or https://", USAGE)
+    return url
+
+
+def config_dir() -> Path:
+    """Where the CLI keeps its files (``$XDG_CONFIG_HOME/xcomkit`` on Linux)."""
+    return Path(typer.get_app_dir("xcomkit"))
+
+
+def token_path(api_url: str) -> Path:
+    """The token file of ``api_url`` (normalized)."""
+    digest = hashlib.sha256(normalize_url(api_url).encode()).hexdigest()[:24]
+    return config_dir() / "tokens" / f"{digest}.json"
+
+
+def save_token(api_url: str, username: str, token: str) -> Path:
+    """Keep ``token`` for ``api_url``; return the file (mode 0600, replaced atomically)."""
+    path = token_path(api_url)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data = json.dumps({"api_url": normalize_url(api_url), "username": username, "token": token})
+    # mkstemp creates the file 0600 from the start; os.replace swaps it in atomically.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".token-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_token(api_url: str) -> dict[str, str] | None:
+    """The kept login of ``api_url`` (``{"api_url", "username", "token"}``), or ``None``."""
+    try:
+        data = json.loads(token_path(api_url).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("token"), str) else None
+
+
+def forget_token(api_url: str) -> bool:
+    """Delete the kept token of ``api_url``; True when there was one."""
+    try:
+        token_path(api_url).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def token_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT (seconds since the epoch), or ``None`` if unreadable."""
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        exp = json.loads(base64.urlsafe_b64decode(payload)).get("exp")
+    except (IndexError, ValueError, AttributeError):
+        return None
+    return float(exp) if isinstance(exp, (int, float)) else None
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", []))
+                parts.append(f"{loc}: {item.get('msg')}" if loc else str(item.get("msg")))
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    return str(detail)
+
+
+_EXIT_BY_STATUS = {400: USAGE, 401: AUTH, 403: AUTH, 404: NOT_FOUND, 409: CONFLICT, 422: USAGE}
+
+
+class Remote:
+    """A blocking connection to one API server, with a bearer token.
+
+    Args:
+        api_url: the server root, e.g. ``http://127.0.0.1:8080`` (no ``/api/v2``).
+        token: a bearer token; ``None`` sends none.
+        timeout: seconds for connect, read and write, each.
+        transport: an httpx transport to use instead of the network (tests).
+
+    Every method raises :class:`CliError` for a failure: exit 1 for 404, 2 for 400/422,
+    3 for 401/403, 4 for 409, 5 for a 5xx or no answer; the message names the request
+    and the server's ``detail``.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.api_url = normalize_url(api_url)
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(
+            base_url=self.api_url,
+            headers=headers,
+            timeout=timeout,
+            transport=transport or httpx.HTTPTransport(retries=2),
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Remote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        allow: tuple[int, ...] = (),
+    ) -> tuple[int, Any]:
+        """Send one request; return ``(status, decoded JSON body or None)``.
+
+        Args:
+            path: the path below the API URL, e.g. ``/api/v2/version``, already quoted.
+            params: query parameters; ``None`` values are left out, lists repeat the name.
+            body: a JSON body (encoded with :func:`json.dumps`: big integers stay exact).
+            allow: error statuses to return instead of raising (e.g. ``(409,)``).
+
+        Raises:
+            CliError: no answer, or an error status not in ``allow``.
+        """
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        content = None if body is None else json.dumps(body, allow_nan=False).encode()
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        try:
+            response = self._http.request(
+                method, path, params=query, content=content, headers=headers
+            )
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise CliError(f"cannot reach {self.api_url}: {reason}", SERVER) from exc
+        data = None
+        if response.content:
+            try:
+                data = json.loads(response.content)
+            except ValueError:
+                data = None
+        status = response.status_code
+        if status < 400 or status in allow:
+            return status, data
+        raise self._error(method, response, data)
+
+    def _error(self, method: str, response: httpx.Response, data: Any) -> CliError:
+        status = response.status_code
+        if isinstance(data, dict) and "detail" in data:
+            detail = _detail_text(data["detail"])
+        elif isinstance(data, dict) and "error" in data:
+            detail = str(data["error"])
+        else:
+            detail = response.text.strip()[:200] or response.reason_phrase
+        path = response.request.url.path
+        message = f"{method} {path}: {status} {detail}"
+        if status in (401, 403) and ("JWT" in detail or "authenticated" in detail.lower()):
+            message += (
+                f" — the kept token is missing, invalid or expired; "
+                f"run: xcomkit login --api-url {self.api_url}"
+            )
+        return CliError(message, _EXIT_BY_STATUS.get(status, SERVER if status >= 500 else USAGE))
+
+    # -- paths --------------------------------------------------------------------------
+
+    @staticmethod
+    def xcom_entries_path(dag_id: str, dag_run_id: str, task_id: str) -> str:
+        """``/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries``."""
+        return (
+            f"{API}/dags/{quote_id(dag_id)}/dagRuns/{quote_id(dag_run_id)}"
+            f"/taskInstances/{quote_id(task_id)}/xcomEntries"
+        )
+
+    @classmethod
+    def xcom_entry_path(cls, dag_id: str, dag_run_id: str, task_id: str, key: str) -> str:
+        """The path of one XCom entry (the key may contain ``/``)."""
+        return f"{cls.xcom_entries_path(dag_id, dag_run_id, task_id)}/{quote_key(key)}"
+
+
+def login(api_url: str, username: str, password: str, *, transport: Any = None) -> str:
+    """``POST {api_url}/auth/token``; return the access token.
+
+    Raises:
+        CliError: exit 3 when the server refuses the credentials, 5 without an answer.
+    """
+    with Remote(api_url, transport=transport) as remote:
+        try:
+            _, data = remote.request(
+                "POST", "/auth/token", body={"username": username, "password": password}
+            )
+        except CliError as exc:
+            if exc.exit_code in (USAGE, NOT_FOUND):
+                exc.exit_code = AUTH
+            raise
+    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+        raise CliError(f"{api_url}/auth/token answered no access_token", SERVER)
+    return str(data["access_token"])
+
+
+def connect(api_url: str | None, *, transport: Any = None) -> Remote:
+    """A :class:`Remote` for ``api_url`` (default :data:`DEFAULT_API_URL`) with its kept token.
+
+    Raises:
+        CliError: (exit 3) no kept token for that URL, or it has expired.
+    """
+    url = normalize_url(api_url or DEFAULT_API_URL)
+    kept = load_token(url)
+    if kept is None:
+        raise CliError(f"not logged in to {url}; run: xcomkit login --api-url {url}", AUTH)
+    exp = token_expiry(kept["token"])
+    if exp is not None and exp <= time.time():
+        raise CliError(
+            f"the token for {url} (user {kept.get('username')}) has expired; "
+            f"run: xcomkit login --api-url {url}",
+            AUTH,
+        )
+    return Remote(url, kept["token"], transport=transport)
