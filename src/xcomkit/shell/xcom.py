@@ -321,3 +321,67 @@ def xcom_delete(
             params={"map_index": map_index},
         )
     typer.echo(f"deleted XCom {key!r} of {dag_id}/{dag_run_id}/{task_id} (map_index {map_index})")
+
+
+Workers = Annotated[
+    int, typer.Option("--workers", min=1, max=64, help="Requests in flight at once.")
+]
+
+
+@xcom_app.command("export")
+def xcom_export(
+    dag_id: Annotated[str, typer.Argument(help="DAG id, or ~ for every DAG.")],
+    dag_run_id: Annotated[str, typer.Argument(help="DAG run id, or ~ (default).")] = "~",
+    task_id: Annotated[str, typer.Argument(help="Task id, or ~ (default).")] = "~",
+    workers: Workers = 8,
+    api_url: ApiUrl = None,
+) -> None:
+    """Write XComs with their values to standard output, one JSON object per line."""
+    from xcomkit.shell import transfer
+
+    with remote.connect(api_url) as api:
+        count = transfer.export_entries(
+            api, sys.stdout, dag_id, dag_run_id, task_id, workers=workers
+        )
+    sys.stdout.flush()
+    typer.echo(f"exported {count} XCom(s)", err=True)
+
+
+@xcom_app.command("import")
+def xcom_import(
+    file: Annotated[str, typer.Argument(help="A JSONL file from export (- : stdin).")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Update XComs that exist with another value.")
+    ] = False,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first line that fails.")
+    ] = False,
+    workers: Workers = 8,
+    api_url: ApiUrl = None,
+) -> None:
+    """Create the XComs of a JSONL file; report created / updated / skipped / failed.
+
+    An XCom that exists is skipped (with --overwrite: updated if its value differs), so
+    importing a file twice changes nothing. A failed line is reported with its number and
+    the rest go on (unless --fail-fast); the exit code is then that of the first failure.
+    """
+    from xcomkit.shell import transfer
+
+    lines = transfer.read_lines(file)
+
+    def report_line(number: int, error: CliError) -> None:
+        typer.echo(f"line {number}: {error.message}", err=True)
+
+    with remote.connect(api_url) as api:
+        report = transfer.import_lines(
+            api,
+            lines,
+            overwrite=overwrite,
+            fail_fast=fail_fast,
+            workers=1 if fail_fast else workers,
+            on_error=report_line,
+        )
+    typer.echo(report.summary())
+    if report.errors:
+        first = report.errors[0][1]
+        raise typer.Exit(first.exit_code)
