@@ -27,6 +27,7 @@ from xcomkit.server.auth.passwords import generate_password, hash_password
 from xcomkit.server.auth.roles import ROLES, normalize_role
 from xcomkit.settings import Settings
 from xcomkit.shell import errors as cli_errors
+from xcomkit.shell.output import Output, emit_rows
 from xcomkit.shell.xcom import login, logout, xcom_app
 from xcomkit.store import users as user_store
 from xcomkit.store.db import make_engine, migrate, needs_migration
@@ -252,6 +253,10 @@ def db_recount(db: DbOption = None) -> None:
     out.print("recounted the XComs of every DAG run")
 
 
+#: The shortest password ``users create`` accepts without ``--force``.
+MIN_PASSWORD_LENGTH = 8
+
+
 @users_app.command("create")
 def users_create(
     username: Annotated[str, typer.Argument(help="User name.")],
@@ -260,26 +265,55 @@ def users_create(
         str | None,
         typer.Option(help="Password (default: read from standard input, or prompted)."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help=f"Accept a password shorter than {MIN_PASSWORD_LENGTH} characters."
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
-    """Create a user, or set an existing user's password and role."""
+    """Create a user, or replace an existing user's password and role."""
     try:
         role = normalize_role(role)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise cli_errors.CliError(str(exc), cli_errors.USAGE) from None
     if password is None:
         if sys.stdin.isatty():
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
         else:
             password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        err.print("[red]error:[/red] the password must not be empty")
-        raise typer.Exit(2)
+        raise cli_errors.CliError("the password must not be empty", cli_errors.USAGE)
+    if len(password) < MIN_PASSWORD_LENGTH and not force:
+        raise cli_errors.CliError(
+            f"the password has {len(password)} characters; use at least "
+            f"{MIN_PASSWORD_LENGTH} (or --force)",
+            cli_errors.USAGE,
+        )
     engine = _engine(_settings(db))
     with engine.begin() as conn:
         created = user_store.upsert_user(conn, username, hash_password(password), role)
-    out.print(f"{'created' if created else 'updated'} user {username!r} with role {role}")
+    if created:
+        out.print(f"created user {username!r} with role {role}", soft_wrap=True)
+    else:
+        out.print(
+            f"replaced the password of existing user {username!r}; role {role}", soft_wrap=True
+        )
+
+
+@users_app.command("delete")
+def users_delete(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    db: DbOption = None,
+) -> None:
+    """Delete a user (exit 1 if there is none). Its issued tokens stay valid until they expire."""
+    engine = _engine(_settings(db))
+    with engine.begin() as conn:
+        deleted = user_store.delete_user(conn, username)
+    if not deleted:
+        raise cli_errors.CliError(f"no user {username!r}", cli_errors.NOT_FOUND)
+    out.print(f"deleted user {username!r}", soft_wrap=True)
 
 
 @users_app.command("list")
@@ -301,6 +335,83 @@ def dags_load(
 ) -> None:
     """Create or update DAGs from a manifest and create its missing DAG runs."""
     _load(_engine(_settings(db)), file)
+
+
+@dags_app.command("list")
+def dags_list(
+    db: DbOption = None,
+    fmt: Annotated[Output, typer.Option("--output", "-o", help="json, yaml, table or plain.")] = (
+        Output.table
+    ),
+) -> None:
+    """List DAGs with their tasks and number of DAG runs."""
+    from sqlalchemy import func, select
+
+    from xcomkit.store import registry
+    from xcomkit.store.schema import dag_run
+
+    engine = _engine(_settings(db))
+    with engine.connect() as conn:
+        dags = registry.list_dags(conn)
+        counts: dict[str, int] = dict(
+            conn.execute(select(dag_run.c.dag_id, func.count()).group_by(dag_run.c.dag_id)).all()
+        )
+    rows = [
+        {
+            "dag_id": d.dag_id,
+            "dag_display_name": d.dag_display_name,
+            "tasks": [t.task_id for t in tasks],
+            "dag_runs": counts.get(d.dag_id, 0),
+        }
+        for d, tasks in dags
+    ]
+    emit_rows(
+        [{**r, "tasks": " ".join(r["tasks"])} for r in rows],
+        ("dag_id", "dag_display_name", "tasks", "dag_runs"),
+        fmt,
+        {"dags": rows, "total_entries": len(rows)},
+    )
+
+
+@dags_app.command("runs")
+def dags_runs(
+    dag_id: Annotated[str, typer.Argument(help="DAG id.")],
+    db: DbOption = None,
+    fmt: Annotated[Output, typer.Option("--output", "-o", help="json, yaml, table or plain.")] = (
+        Output.table
+    ),
+) -> None:
+    """List the DAG runs of a DAG, oldest run_after first (exit 1 if no such DAG)."""
+    from xcomkit.store import registry
+    from xcomkit.store.schema import dag_run
+
+    engine = _engine(_settings(db))
+    with engine.connect() as conn:
+        if registry.get_dag(conn, dag_id) is None:
+            raise cli_errors.CliError(f"no DAG {dag_id!r}", cli_errors.NOT_FOUND)
+        runs, total = registry.list_dag_runs(
+            conn,
+            dag_id,
+            limit=1_000_000,
+            offset=0,
+            order_by=[(dag_run.c.run_after, False), (dag_run.c.id, False)],
+        )
+    rows = [
+        {
+            "dag_run_id": r.run_id,
+            "logical_date": r.logical_date.isoformat() if r.logical_date else None,
+            "run_after": r.run_after.isoformat(),
+            "state": r.state,
+            "xcoms": r.xcom_count,
+        }
+        for r in runs
+    ]
+    emit_rows(
+        rows,
+        ("dag_run_id", "logical_date", "run_after", "state", "xcoms"),
+        fmt,
+        {"dag_runs": rows, "total_entries": total},
+    )
 
 
 @app.command()

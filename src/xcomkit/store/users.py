@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from xcomkit.store.schema import kv, user
@@ -39,6 +39,12 @@ def upsert_user(conn: Connection, username: str, password_hash: str, role: str) 
         .values(password_hash=password_hash, role=role)
     )
     return False
+
+
+def delete_user(conn: Connection, username: str) -> bool:
+    """Delete a user; True when there was one. Tokens already issued stay valid until
+    they expire (as in Airflow: tokens are not revoked)."""
+    return conn.execute(delete(user).where(user.c.username == username)).rowcount > 0
 
 
 def set_password_hash(conn: Connection, username: str, password_hash: str) -> None:

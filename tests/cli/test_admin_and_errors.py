@@ -1,0 +1,228 @@
+"""Database-side commands (dags, users), --version, help, and one-line errors everywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import xcomkit
+from tests.cli.conftest import Xk
+
+DEMO = Path(__file__).parents[2] / "examples" / "demo_dags.yaml"
+XCOMKIT = str(Path(sys.executable).parent / "xcomkit")
+
+
+@pytest.fixture
+def db(tmp_path: Path, xk: Xk) -> str:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    r = xk("dags", "load", str(DEMO), "--db", url)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == (f"loaded 1 DAG(s) from {DEMO}: created 2 new DAG run(s), kept 0 existing\n")
+    return url
+
+
+def test_version(xk: Xk) -> None:
+    r = xk("--version")
+    assert (r.exit_code, r.stdout) == (0, f"xcomkit {xcomkit.__version__}\n")
+
+
+def test_flags_show_no_value_in_help(xk: Xk) -> None:
+    r = xk("serve", "--help")
+    assert r.exit_code == 0
+    lines = {
+        line.split()[0]: line for line in r.stdout.splitlines() if line.strip().startswith("--")
+    }
+    assert lines["--no-auth"].split()[1] == "Development"
+    assert lines["--demo"].split()[1] == "Create"
+    assert "<bool>" not in r.stdout
+    for args in (["--help"], ["xcom", "get", "--help"], ["xcom", "import", "--help"]):
+        assert "<bool>" not in xk(*args).stdout
+
+
+def test_loading_a_manifest_twice_keeps_the_runs_quietly(db: str, xk: Xk) -> None:
+    r = xk("dags", "load", str(DEMO), "--db", db)
+    assert r.exit_code == 0
+    assert r.stdout == f"loaded 1 DAG(s) from {DEMO}: created 0 new DAG run(s), kept 2 existing\n"
+    assert r.stderr == ""
+
+
+def test_dags_list_and_runs(db: str, xk: Xk) -> None:
+    r = xk("dags", "list", "--db", db, "-o", "json")
+    assert json.loads(r.stdout) == {
+        "dags": [
+            {
+                "dag_id": "xcom_demo",
+                "dag_display_name": "XCom Demo",
+                "tasks": ["extract", "load", "transform"],
+                "dag_runs": 2,
+            }
+        ],
+        "total_entries": 1,
+    }
+    r = xk("dags", "list", "--db", db, "-o", "plain")
+    assert r.stdout == "xcom_demo\tXCom Demo\textract load transform\t2\n"
+    assert "xcom_demo" in xk("dags", "list", "--db", db).stdout
+    r = xk("dags", "runs", "xcom_demo", "--db", db, "-o", "json")
+    assert json.loads(r.stdout) == {
+        "dag_runs": [
+            {
+                "dag_run_id": "manual__2025-01-01T00:00:00+00:00",
+                "logical_date": "2025-01-01T00:00:00+00:00",
+                "run_after": "2025-01-01T00:00:00+00:00",
+                "state": "queued",
+                "xcoms": 0,
+            },
+            {
+                "dag_run_id": "run_1",
+                "logical_date": "2025-01-02T00:00:00+00:00",
+                "run_after": "2025-01-02T00:00:00+00:00",
+                "state": "queued",
+                "xcoms": 0,
+            },
+        ],
+        "total_entries": 2,
+    }
+    r = xk("dags", "runs", "nope", "--db", db)
+    assert (r.exit_code, r.stderr) == (1, "error: no DAG 'nope'\n")
+
+
+def test_users_create_replace_short_password_and_delete(db: str, xk: Xk) -> None:
+    r = xk("users", "create", "bob", "--db", db, input="short\n")
+    assert (r.exit_code, r.stderr) == (
+        2,
+        "error: the password has 5 characters; use at least 8 (or --force)\n",
+    )
+    r = xk("users", "create", "bob", "--force", "--db", db, input="short\n")
+    assert (r.exit_code, r.stdout) == (0, "created user 'bob' with role viewer\n")
+    r = xk("users", "create", "bob", "--role", "admin", "--password", "long-enough", "--db", db)
+    assert r.stdout == "replaced the password of existing user 'bob'; role admin\n"
+    assert "bob" in xk("users", "list", "--db", db).stdout
+    r = xk("users", "create", "bob", "--role", "nope", "--password", "long-enough", "--db", db)
+    assert r.exit_code == 2 and r.stderr.startswith("error: ")
+    r = xk("users", "delete", "bob", "--db", db)
+    assert (r.exit_code, r.stdout) == (0, "deleted user 'bob'\n")
+    r = xk("users", "delete", "bob", "--db", db)
+    assert (r.exit_code, r.stderr) == (1, "error: no user 'bob'\n")
+
+
+@pytest.mark.parametrize(
+    ("url", "code", "message"),
+    [
+        (
+            "sqlite:////nonexistent/dir/x.db",
+            5,
+            "error: cannot open the database sqlite:////nonexistent/dir/x.db: "
+            "unable to open database file\n",
+        ),
+        (
+            "plain/path.db",
+            2,
+            "error: --db 'plain/path.db' is not a database URL; use e.g. sqlite:///xcomkit.db "
+            "or postgresql://user:password@host/dbname\n",
+        ),
+    ],
+)
+def test_bad_db_is_one_line(xk: Xk, url: str, code: int, message: str) -> None:
+    for args in (["users", "list"], ["dags", "list"], ["db", "migrate"], ["dags", "runs", "d"]):
+        r = xk(*args, "--db", url)
+        assert (r.exit_code, r.stderr, r.stdout) == (code, message, ""), args
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_postgres_nobody_listening_is_one_line_with_the_password_hidden(xk: Xk) -> None:
+    port = _closed_port()
+    r = xk("users", "list", "--db", f"postgresql://u:secret@127.0.0.1:{port}/x")
+    assert r.exit_code == 5
+    assert r.stderr.startswith(
+        f"error: cannot open the database postgresql://u:***@127.0.0.1:{port}/x: "
+    )
+    assert "secret" not in r.stderr
+    assert len(r.stderr.splitlines()) == 1
+
+
+def _run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, input: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [XCOMKIT, *args], cwd=cwd, capture_output=True, text=True, timeout=60, input=input,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_no_serving_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = _run(
+            "serve", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'x.db'}", cwd=tmp_path
+        )
+    assert r.returncode == 5
+    assert "serving on" not in r.stdout
+    assert r.stderr == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(another server is using the port; pick one with --port)\n"
+    )
+
+
+def test_serve_with_a_bad_db_is_one_line(tmp_path: Path) -> None:
+    r = _run("serve", "--db", "sqlite:////nonexistent/dir/x.db", cwd=tmp_path)
+    assert r.returncode == 5
+    assert r.stdout == ""
+    assert r.stderr == (
+        "error: cannot open the database sqlite:////nonexistent/dir/x.db: "
+        "unable to open database file\n"
+    )
+
+
+def test_debug_shows_the_traceback_and_a_real_process_shows_none(tmp_path: Path) -> None:
+    r = _run("users", "list", "--db", "sqlite:////nonexistent/dir/x.db", cwd=tmp_path)
+    assert "Traceback" not in r.stderr
+    r = _run("--debug", "users", "list", "--db", "sqlite:////nonexistent/dir/x.db", cwd=tmp_path)
+    assert r.returncode == 5
+    assert r.stderr.startswith("Traceback (most recent call last):")
+    assert r.stderr.endswith(
+        "error: cannot open the database sqlite:////nonexistent/dir/x.db: "
+        "unable to open database file\n"
+    )
+
+
+def test_server_down_is_exit_5_in_a_real_process(tmp_path: Path) -> None:
+    port = _closed_port()
+    env = {
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XCOMKIT_API_URL": f"http://127.0.0.1:{port}",
+    }
+    r = _run("login", "-u", "admin", cwd=tmp_path, env=env, input="a-password\n")
+    assert r.returncode == 5
+    assert r.stderr.startswith(f"error: cannot reach http://127.0.0.1:{port}: ")
+    assert len(r.stderr.splitlines()) == 1
+
+
+def test_make_serve_twice_prints_no_error_lines(tmp_path: Path) -> None:
+    """What `make serve` runs, up to the bind: the second start reports kept runs."""
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        args = ("serve", "--port", port, "--db", db, "--dags", str(DEMO), "--demo")
+        first = _run(*args, cwd=tmp_path)
+        second = _run(*args, cwd=tmp_path)
+    for r in (first, second):  # both stop at the busy port, after loading and the demo user
+        assert r.returncode == 5
+        assert r.stderr.startswith("error: cannot listen on")
+        assert len(r.stderr.splitlines()) == 1
+    assert "created 2 new DAG run(s), kept 0 existing" in first.stdout
+    assert "created 0 new DAG run(s), kept 2 existing" in second.stdout
