@@ -59,7 +59,7 @@ def test_token_file_is_never_wider_than_0600_even_with_a_lax_umask(
 def test_login_refused_is_exit_3(xcomkit_server: XComkitServer, xk: Xk) -> None:
     r = xk("login", "--api-url", xcomkit_server.base_url, "-u", "admin", input="wrong\n")
     assert r.exit_code == 3
-    assert r.stderr.startswith("error: POST /auth/token: 401 Invalid credentials")
+    assert r.stderr == "error: POST /auth/token: 401 Invalid credentials\n"
     assert not remote.token_path(xcomkit_server.base_url).exists()
 
 

@@ -213,7 +213,8 @@ class Remote:
             detail = response.text.strip()[:200] or response.reason_phrase
         path = response.request.url.path
         message = f"{method} {path}: {status} {detail}"
-        if status in (401, 403) and ("JWT" in detail or "authenticated" in detail.lower()):
+        sent_token = "Authorization" in response.request.headers
+        if sent_token and (status == 401 or (status == 403 and "JWT" in detail)):
             message += (
                 f" — the kept token is missing, invalid or expired; "
                 f"run: xcomkit login --api-url {self.api_url}"
