@@ -243,6 +243,24 @@ def test_list_formats_filters_and_paging(xcomkit_server: XComkitServer, logged_i
     assert yaml.safe_load(r.stdout)["total_entries"] == 106
     r = logged_in("xcom", "list", "~", "--logical-date-lte", "2025-01-01T12:00:00+00:00")
     assert r.exit_code == 0 and "xcom_demo" not in r.stdout
+    r = logged_in("xcom", "list", "~", "--run-after-gt", "2025-01-02", "-o", "json")
+    assert json.loads(r.stdout)["total_entries"] == 0  # run_1's run_after is 2025-01-02
+    r = logged_in("xcom", "list", "~", "--run-after-lt", "2025-01-02T00:00:01Z", "-o", "json")
+    assert json.loads(r.stdout)["total_entries"] == 106
+    r = logged_in("xcom", "list", "~", "--logical-date-gt", "2025-01-01", "--logical-date-lt",
+                  "2025-01-03", "--run-after-gte", "2025-01-02", "-o", "json")  # fmt: skip
+    assert json.loads(r.stdout)["total_entries"] == 106
+    r = logged_in("xcom", "list", "~", "--dag-display-name-prefix", "XCom", "-o", "json")
+    assert json.loads(r.stdout)["total_entries"] == 106
+    r = logged_in("xcom", "list", "~", "--dag-display-name-pattern", "nothing", "-o", "json")
+    assert json.loads(r.stdout)["total_entries"] == 0
+    r = logged_in("xcom", "list", "~", "--run-id-prefix", "run_", "--task-id-prefix", "lo",
+                  "--key-prefix", "oth", "--map-index-filter", "-1", "-o", "json")  # fmt: skip
+    assert [e["key"] for e in json.loads(r.stdout)["xcom_entries"]] == ["other"]
+    r = logged_in("xcom", "list", "~", "--run-id-pattern", "manual%", "-o", "json")
+    assert json.loads(r.stdout)["total_entries"] == 0
+    r = logged_in("xcom", "list", "~", "--map-index", "0", "-o", "json")
+    assert json.loads(r.stdout)["total_entries"] == 0
     r = logged_in("xcom", "list", "xcom_demo", "--key", "other")
     assert r.exit_code == 0
     assert "other" in r.stdout and "run_1" in r.stdout  # the table

@@ -93,9 +93,16 @@ def xcom_list(
     map_index: Annotated[
         int | None, typer.Option("--map-index", help="Only this map index.")
     ] = None,
-    dag_id_pattern: Annotated[
+    map_index_filter: Annotated[
+        int | None, typer.Option("--map-index-filter", help="Airflow's map_index_filter.")
+    ] = None,
+    dag_display_name_pattern: Annotated[
         str | None,
         typer.Option("--dag-display-name-pattern", help="DAG display names matching a pattern."),
+    ] = None,
+    dag_display_name_prefix: Annotated[
+        str | None,
+        typer.Option("--dag-display-name-prefix", help="DAG display names starting with this."),
     ] = None,
     run_id_pattern: Annotated[
         str | None, typer.Option("--run-id-pattern", help="DAG run ids matching a pattern.")
@@ -110,9 +117,13 @@ def xcom_list(
         str | None, typer.Option("--task-id-prefix", help="Task ids starting with this.")
     ] = None,
     logical_date_gte: Annotated[datetime | None, typer.Option(help="logical_date >= this.")] = None,
+    logical_date_gt: Annotated[datetime | None, typer.Option(help="logical_date > this.")] = None,
     logical_date_lte: Annotated[datetime | None, typer.Option(help="logical_date <= this.")] = None,
+    logical_date_lt: Annotated[datetime | None, typer.Option(help="logical_date < this.")] = None,
     run_after_gte: Annotated[datetime | None, typer.Option(help="run_after >= this.")] = None,
+    run_after_gt: Annotated[datetime | None, typer.Option(help="run_after > this.")] = None,
     run_after_lte: Annotated[datetime | None, typer.Option(help="run_after <= this.")] = None,
+    run_after_lt: Annotated[datetime | None, typer.Option(help="run_after < this.")] = None,
     order_by: Annotated[
         list[str] | None,
         typer.Option("--order-by", help="Sort field, - for descending; repeatable."),
@@ -136,15 +147,21 @@ def xcom_list(
         "xcom_key_pattern": key_pattern,
         "xcom_key_prefix_pattern": key_prefix,
         "map_index": map_index,
-        "dag_display_name_pattern": dag_id_pattern,
+        "map_index_filter": map_index_filter,
+        "dag_display_name_pattern": dag_display_name_pattern,
+        "dag_display_name_prefix_pattern": dag_display_name_prefix,
         "run_id_pattern": run_id_pattern,
         "run_id_prefix_pattern": run_id_prefix,
         "task_id_pattern": task_id_pattern,
         "task_id_prefix_pattern": task_id_prefix,
         "logical_date_gte": _utc(logical_date_gte),
+        "logical_date_gt": _utc(logical_date_gt),
         "logical_date_lte": _utc(logical_date_lte),
+        "logical_date_lt": _utc(logical_date_lt),
         "run_after_gte": _utc(run_after_gte),
+        "run_after_gt": _utc(run_after_gt),
         "run_after_lte": _utc(run_after_lte),
+        "run_after_lt": _utc(run_after_lt),
         "order_by": order_by or None,
     }
     path = remote.Remote.xcom_entries_path(dag_id, dag_run_id, task_id)
