@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.cli.conftest import Xk
 from xcomkit.testing import XComkitServer
@@ -175,3 +177,27 @@ def test_import_from_stdin_and_a_missing_file(logged_in: Xk, tmp_path: Path) -> 
     r = logged_in("xcom", "import", str(tmp_path / "nope.jsonl"))
     assert r.exit_code == 1
     assert r.stderr == f"error: cannot read {tmp_path / 'nope.jsonl'}: No such file or directory\n"
+
+
+def test_progress_bar_on_a_terminal_only(
+    logged_in: Xk, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from rich.console import Console
+
+    from xcomkit.shell import transfer
+
+    line = json.dumps(
+        {"dag_id": "xcom_demo", "run_id": "run_1", "task_id": "load", "key": "p", "value": 1}
+    )
+    r = logged_in("xcom", "import", "-", input=line + "\n")
+    assert r.stderr == ""  # not a terminal: no bar
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        transfer, "_console", lambda: Console(file=screen, force_terminal=True, width=80)
+    )
+    r = logged_in("xcom", "import", "-", input=line + "\n")
+    assert r.stdout == "created 0, updated 0, skipped 1, failed 0\n"
+    assert "import" in screen.getvalue() and "1/1" in screen.getvalue()
+    screen.truncate(0)
+    r = logged_in("xcom", "export", "xcom_demo")
+    assert "export" in screen.getvalue() and "1/1" in screen.getvalue()

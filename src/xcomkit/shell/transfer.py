@@ -32,10 +32,14 @@ FIELDS = ("dag_id", "run_id", "task_id", "map_index", "key", "value")
 BATCH = 256
 
 
+def _console() -> Console:
+    return Console(stderr=True)
+
+
 @contextmanager
 def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on standard error when it is a terminal; yields ``advance(n)``."""
-    console = Console(stderr=True)
+    console = _console()
     if not console.is_terminal:
         yield lambda n: None
         return
@@ -98,8 +102,9 @@ def _write(
     out: TextIO,
     advance: Callable[[int], None],
 ) -> int:
-    out.write("".join(pool.map(fetch, batch)))
-    advance(len(batch))
+    for line in pool.map(fetch, batch):
+        out.write(line)
+        advance(1)
     return len(batch)
 
 
@@ -214,7 +219,7 @@ def import_lines(
                         on_error(number, outcome)
                 else:
                     setattr(report, outcome, getattr(report, outcome) + 1)
-            advance(len(batch))
+                advance(1)
             if fail_fast and report.failed:
                 break
     return report
