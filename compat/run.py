@@ -7,8 +7,9 @@ DAGs of tests/data/manifest.yaml and the same DAG runs, created on both through
 triggering_user_name) are made the same way. Then sends each case of compat/cases.py to
 both, in order, and compares status, content type and parsed body after normalizing
 the values that must differ (see :func:`normalize`). Then runs examples/seed_example.py
-(official apache-airflow-client) against both servers and the client test suite
-(tests/client) against the live Airflow.
+(official apache-airflow-client) against both servers, the client test suite
+(tests/client) against the live Airflow, and the same ``xcomkit xcom`` commands against
+both (compat/cli_check.py).
 
 Prints: cases, equal, documented divergences, unexpected differences (each as a unified
 diff of the two normalized answers), 5xx from xcomkit. Exits 1 on any unexpected
@@ -51,6 +52,7 @@ from compat.airflow_ref import (
     reference_airflow,
 )
 from compat.cases import ANY, UNSET, Case, all_cases
+from compat.cli_check import check as check_cli
 from compat.observe_airflow import make_jwt
 
 REPO = Path(__file__).resolve().parent.parent
@@ -547,6 +549,10 @@ def main(argv: list[str] | None = None) -> int:
                 client_results.append((f"seed_example.py against {server.name}", ok, out))
             ok, out = run_client_tests(af)
             client_results.append(("tests/client against airflow", ok, out))
+            ok, out = check_cli(
+                af.base_url, af.passwords["admin"], xk.base_url, xk.passwords["admin"]
+            )
+            client_results.append(("xcomkit xcom commands, airflow vs xcomkit", ok, out))
     return report(outcomes, client_results, args)
 
 
