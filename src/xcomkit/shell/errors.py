@@ -9,7 +9,8 @@ Exit codes (for scripts; docs/cli.md lists them):
 ====  ===========================================================================
 0     success
 1     not found (no such XCom, DAG, DAG run, task or user); also an unexpected error
-2     usage: bad arguments or input (click's own usage errors use 2 too), a 400/422
+2     usage: bad arguments or input (click's own usage errors use 2 too), a 400, 422
+      or any other 4xx not listed here
 3     authentication: not logged in, a refused login, an expired token, a 401/403
 4     conflict: the XCom exists (409) and ``--overwrite`` was not given
 5     server or connection: no answer, a 5xx, a database that cannot be opened,
