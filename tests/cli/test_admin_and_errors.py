@@ -226,3 +226,26 @@ def test_make_serve_twice_prints_no_error_lines(tmp_path: Path) -> None:
         assert len(r.stderr.splitlines()) == 1
     assert "created 2 new DAG run(s), kept 0 existing" in first.stdout
     assert "created 0 new DAG run(s), kept 2 existing" in second.stdout
+
+
+def test_an_unexpected_error_is_one_line_exit_1(xk: Xk, monkeypatch: pytest.MonkeyPatch) -> None:
+    import xcomkit.cli
+
+    def boom(_db: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(xcomkit.cli, "_settings", boom)
+    r = xk("users", "list")
+    assert (r.exit_code, r.stderr) == (
+        1,
+        "error: unexpected RuntimeError: boom (run with --debug for the traceback)\n",
+    )
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    r = subprocess.run(
+        f"'{XCOMKIT}' xcom list --help | head -1",
+        shell=True, capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert r.stdout.startswith("Usage: xcomkit xcom list")
+    assert r.stderr == ""
