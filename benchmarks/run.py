@@ -29,7 +29,10 @@ In one run, side by side on this machine:
    and on PostgreSQL) under get_one, list_ti and create and summarizes where the time goes;
 7. with ``--scale`` (default): seeds a second SQLite database with 1,000,000 XComs over
    10,000 DAG runs (``xcomkit.seed``), starts xcomkit on it next to the empty one and
-   repeats the read scenarios on both, interleaved.
+   repeats the read scenarios on both, interleaved;
+8. with ``--transfer`` (default): ``xcomkit xcom import`` of 10,000 XComs into an empty
+   server, ``export`` of them, ``import`` of that export into a second empty server,
+   in XComs/s each (benchmarks/xcom_transfer.py), and a check that both stores are equal.
 
 Prints one table per phase (req/s, ok/s, p50, p99, errors = non-2xx + socket errors, peak
 RSS) with ratios: xcomkit-sqlite over bare (and over airflow-sqlite if measured);
@@ -802,6 +805,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(s.name for s in SCENARIOS),
         help="comma-separated subset of: " + ", ".join(s.name for s in SCENARIOS),
     )
+    p.add_argument(
+        "--transfer",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="xcomkit xcom export/import of 10,000 XComs on SQLite (default: on)",
+    )
     p.add_argument("--output", type=Path, default=None, help="JSON file to write")
     return p.parse_args(argv)
 
@@ -909,6 +918,12 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers:
             with contextlib.suppress(Exception):
                 server.stop()
+
+    if args.transfer:
+        say("export/import phase: xcomkit xcom export/import, 10,000 XComs (xcom_transfer.py)")
+        from xcom_transfer import run_transfer
+
+        report["transfer"] = run_transfer()
 
     report["results"] = [asdict(r) for r in results]
     report["ratios"] = {

@@ -89,8 +89,60 @@ def records(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report(step: str, xcoms: int, seconds: float, out: str = "") -> None:
-    print(f"{step:<15} {xcoms / seconds:8,.0f} XComs/s  ({seconds:.2f} s) {out.strip()}")
+def report(step: str, xcoms: int, seconds: float, out: str = "") -> float:
+    """Print one step's rate; return it (XComs per second)."""
+    rate = xcoms / seconds
+    print(f"{step:<15} {rate:8,.0f} XComs/s  ({seconds:.2f} s) {out.strip()}")
+    return rate
+
+
+def run_transfer(xcoms: int = 10_000, workers: int = 8) -> dict[str, object]:
+    """The three timed steps (see the module docstring); prints and returns the figures.
+
+    Returns:
+        ``{"xcoms", "workers", "import_a", "export_a", "import_b"`` (XComs/s),
+        ``"stores_equal"}``.
+    """
+    flags = ["--workers", str(workers)]
+    with tempfile.TemporaryDirectory(prefix="xcomkit-transfer-") as tmp:
+        workdir = Path(tmp)
+        saved = os.environ.get("XDG_CONFIG_HOME")
+        os.environ["XDG_CONFIG_HOME"] = str(workdir / "config")
+        source = workdir / "source.jsonl"
+        source.write_text(records(xcoms))
+        a_url, stop_a = start(workdir, "a")
+        b_url, stop_b = start(workdir, "b")
+        try:
+            seconds, out = cli(workdir, "import", str(source), "--api-url", a_url, *flags)
+            import_a = report("import into A", xcoms, seconds, out)
+            exported = workdir / "a.jsonl"
+            with exported.open("w") as f:
+                seconds, _ = cli(workdir, "export", "xcom_demo", "run_1", "--api-url", a_url,
+                                 *flags, stdout=f)  # fmt: skip
+            export_a = report("export from A", xcoms, seconds)
+            seconds, out = cli(workdir, "import", str(exported), "--api-url", b_url, *flags)
+            import_b = report("import into B", xcoms, seconds, out)
+            again = workdir / "b.jsonl"
+            with again.open("w") as f:
+                cli(workdir, "export", "xcom_demo", "run_1", "--api-url", b_url, stdout=f)
+            lines = exported.read_text().splitlines()
+            equal = lines == again.read_text().splitlines() and len(lines) == xcoms
+            print(f"stores equal: {equal} ({len(lines)} XComs exported from each)")
+        finally:
+            stop_a()  # type: ignore[operator]
+            stop_b()  # type: ignore[operator]
+            if saved is None:
+                os.environ.pop("XDG_CONFIG_HOME", None)
+            else:
+                os.environ["XDG_CONFIG_HOME"] = saved
+    return {
+        "xcoms": xcoms,
+        "workers": workers,
+        "import_a": round(import_a),
+        "export_a": round(export_a),
+        "import_b": round(import_b),
+        "stores_equal": equal,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,34 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--xcoms", type=int, default=10_000)
     p.add_argument("--workers", type=int, default=8)
     args = p.parse_args(argv)
-    workers = ["--workers", str(args.workers)]
-    with tempfile.TemporaryDirectory(prefix="xcomkit-transfer-") as tmp:
-        workdir = Path(tmp)
-        os.environ["XDG_CONFIG_HOME"] = str(workdir / "config")
-        source = workdir / "source.jsonl"
-        source.write_text(records(args.xcoms))
-        a_url, stop_a = start(workdir, "a")
-        b_url, stop_b = start(workdir, "b")
-        try:
-            seconds, out = cli(workdir, "import", str(source), "--api-url", a_url, *workers)
-            report("import into A", args.xcoms, seconds, out)
-            exported = workdir / "a.jsonl"
-            with exported.open("w") as f:
-                seconds, _ = cli(workdir, "export", "xcom_demo", "run_1", "--api-url", a_url,
-                                 *workers, stdout=f)  # fmt: skip
-            report("export from A", args.xcoms, seconds)
-            seconds, out = cli(workdir, "import", str(exported), "--api-url", b_url, *workers)
-            report("import into B", args.xcoms, seconds, out)
-            again = workdir / "b.jsonl"
-            with again.open("w") as f:
-                cli(workdir, "export", "xcom_demo", "run_1", "--api-url", b_url, stdout=f)
-            equal = exported.read_text() == again.read_text()
-            lines = len(exported.read_text().splitlines())
-            print(f"stores equal: {equal} ({lines} XComs exported from each)")
-            return 0 if equal and lines == args.xcoms else 1
-        finally:
-            stop_a()  # type: ignore[operator]
-            stop_b()  # type: ignore[operator]
+    return 0 if run_transfer(args.xcoms, args.workers)["stores_equal"] else 1
 
 
 if __name__ == "__main__":
