@@ -28,7 +28,8 @@ Fixtures:
 ``xcomkit_asgi`` (function scope)
     A :class:`XComkitAsgi`: the same app without a port, for httpx users
     (:class:`httpx.ASGITransport` for ``httpx.AsyncClient``, a Starlette ``TestClient``
-    for blocking calls). It shares the store of ``xcomkit_server`` and resets it the same way.
+    for blocking calls). It shares the store of ``xcomkit_server`` and resets it the same
+    way; a session that only uses it never opens a port.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ __all__ = [
     "DEMO_MANIFEST",
     "XComkitAsgi",
     "XComkitServer",
+    "create_server",
     "start_server",
 ]
 
@@ -113,7 +115,8 @@ class XComkitServer:
         engine: the SQLAlchemy engine of its temporary SQLite database.
         db_url: that database's URL.
 
-    Build one with :func:`start_server`; stop it with :meth:`stop`.
+    Build one with :func:`start_server` (or :func:`create_server`, then :meth:`serve`);
+    stop it with :meth:`stop`. ``base_url`` is ``""`` until it serves.
     """
 
     def __init__(self, app: FastAPI, engine: Engine, db_url: str, token: str) -> None:
@@ -180,7 +183,19 @@ class XComkitServer:
         if manifest is not None:
             load_manifest(self.engine, _to_manifest(manifest))
 
-    def _serve(self) -> None:
+    @property
+    def serving(self) -> bool:
+        """Whether the server listens on a port (``base_url`` is set)."""
+        return bool(self.base_url)
+
+    def serve(self) -> None:
+        """Listen on a free loopback port, in a thread; does nothing when already serving.
+
+        Raises:
+            RuntimeError: uvicorn did not start within 20 seconds.
+        """
+        if self.base_url:
+            return
         import uvicorn
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -229,14 +244,31 @@ def _prepare(directory: Path) -> tuple[FastAPI, Engine, str, str]:
     return app, engine, db_url, token
 
 
-def start_server(
+def create_server(
     directory: Path, manifest: dict[str, Any] | str | Path | Manifest | None = None
 ) -> XComkitServer:
-    """Start an xcomkit server on a free loopback port, its database in ``directory``.
+    """An xcomkit app on a new SQLite database in ``directory``, not listening yet.
+
+    Use its ``app`` through an ASGI transport (no port at all), or call
+    :meth:`XComkitServer.serve` to listen.
 
     Args:
         directory: an existing, writable directory for the SQLite database.
         manifest: DAGs and DAG runs to load (a dict in the manifest shape or a path).
+
+    Raises:
+        xcomkit.manifest.ManifestError: a bad manifest.
+    """
+    app, engine, db_url, token = _prepare(directory)
+    server = XComkitServer(app, engine, db_url, token)
+    server.reset(manifest)
+    return server
+
+
+def start_server(
+    directory: Path, manifest: dict[str, Any] | str | Path | Manifest | None = None
+) -> XComkitServer:
+    """:func:`create_server`, then listen on a free loopback port.
 
     Returns:
         the running server; call :meth:`XComkitServer.stop` when done.
@@ -245,10 +277,8 @@ def start_server(
         RuntimeError: uvicorn did not start within 20 seconds.
         xcomkit.manifest.ManifestError: a bad manifest.
     """
-    app, engine, db_url, token = _prepare(directory)
-    server = XComkitServer(app, engine, db_url, token)
-    server.reset(manifest)
-    server._serve()
+    server = create_server(directory, manifest)
+    server.serve()
     return server
 
 
@@ -306,8 +336,9 @@ def xcomkit_session_manifest() -> dict[str, Any] | str | Path:
 
 @pytest.fixture(scope="session")
 def _xcomkit_shared_server() -> Iterator[XComkitServer]:
+    # Listens only once a test asks for xcomkit_server: xcomkit_asgi needs no port.
     with tempfile.TemporaryDirectory(prefix="xcomkit-") as directory:
-        server = start_server(Path(directory))
+        server = create_server(Path(directory))
         try:
             yield server
         finally:
@@ -320,6 +351,7 @@ def xcomkit_server(
 ) -> XComkitServer:
     """A running xcomkit with an empty XCom store and ``xcomkit_manifest`` loaded."""
     _xcomkit_shared_server.reset(xcomkit_manifest)
+    _xcomkit_shared_server.serve()
     return _xcomkit_shared_server
 
 
@@ -337,6 +369,12 @@ def xcomkit_session_server(
 
 
 @pytest.fixture
-def xcomkit_asgi(xcomkit_server: XComkitServer) -> XComkitAsgi:
-    """The app of ``xcomkit_server`` (same empty store) for httpx's ASGI transport."""
-    return XComkitAsgi(xcomkit_server)
+def xcomkit_asgi(
+    _xcomkit_shared_server: XComkitServer, xcomkit_manifest: dict[str, Any] | str | Path
+) -> XComkitAsgi:
+    """The app of ``xcomkit_server`` for httpx's ASGI transport, without a port.
+
+    The same store: empty, with ``xcomkit_manifest`` loaded; a test may use both.
+    """
+    _xcomkit_shared_server.reset(xcomkit_manifest)
+    return XComkitAsgi(_xcomkit_shared_server)

@@ -54,3 +54,29 @@ def test_the_plugin_is_registered_through_the_entry_point(tmp_path: Path) -> Non
         "xcomkit_asgi",
     ):
         assert f"{name} " in result.stdout or f"{name}\n" in result.stdout, name
+
+
+ASGI_ONLY = """
+import threading
+
+
+def test_blocking(xcomkit_asgi):
+    with xcomkit_asgi.client() as client:
+        r = client.get("/api/v2/dags/~/dagRuns/~/taskInstances/~/xcomEntries")
+        assert r.json() == {"xcom_entries": [], "total_entries": 0}
+    assert not [t for t in threading.enumerate() if t.name == "xcomkit"]  # no server thread
+"""
+
+
+def test_a_session_using_only_the_asgi_fixture_opens_no_port(tmp_path: Path) -> None:
+    (tmp_path / "test_asgi_only.py").write_text(ASGI_ONLY)
+    pytest_bin = Path(sys.executable).parent / "pytest"
+    result = subprocess.run(
+        [str(pytest_bin), "-q", "-p", "no:cacheprovider", "test_asgi_only.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout

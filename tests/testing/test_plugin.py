@@ -11,7 +11,13 @@ import pytest
 from airflow_client.client.models.x_com_create_body import XComCreateBody
 
 import xcomkit.client
-from xcomkit.testing import DEMO_MANIFEST, XComkitAsgi, XComkitServer, start_server
+from xcomkit.testing import (
+    DEMO_MANIFEST,
+    XComkitAsgi,
+    XComkitServer,
+    create_server,
+    start_server,
+)
 
 KEY = "plugin_key"
 
@@ -155,3 +161,21 @@ def test_a_bad_manifest_is_a_manifest_error(xcomkit_server: XComkitServer) -> No
 
     with pytest.raises(ManifestError, match="unknown dag_id 'nope'"):
         xcomkit_server.reset({"dags": [], "runs": [{"dag_id": "nope", "dag_run_id": "r"}]})
+
+
+def test_asgi_needs_no_port(tmp_path: Path) -> None:
+    server = create_server(tmp_path, DEMO_MANIFEST)
+    try:
+        assert (server.serving, server.base_url) == (False, "")
+        with XComkitAsgi(server).client() as client:
+            r = client.get("/api/v2/dags/xcom_demo/dagRuns/run_1")
+            assert r.status_code == 200
+            assert r.json()["dag_run_id"] == "run_1"
+        assert server.serving is False
+        assert server._thread is None  # no uvicorn thread, no socket
+        server.serve()
+        assert server.serving and server.base_url.startswith("http://127.0.0.1:")
+        server.serve()  # a second call does nothing
+        assert httpx.get(f"{server.base_url}/api/v2/version").status_code == 200
+    finally:
+        server.stop()
