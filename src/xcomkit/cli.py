@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
 from xcomkit.manifest import ManifestError, load_manifest, read_manifest
+from xcomkit.private_files import write_private
 from xcomkit.server.auth.passwords import generate_password, hash_password
 from xcomkit.server.auth.roles import ROLES, normalize_role
 from xcomkit.settings import Settings
@@ -47,7 +49,13 @@ DEMO_PASSWORD_FILE = Path(".xcomkit") / "passwords.json"
 
 
 def _settings(db: str | None) -> Settings:
-    return Settings(db=db) if db else Settings()
+    try:
+        return Settings(db=db) if db else Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            err.print(f"[red]error:[/red] {where}: {error['msg']}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def _engine(settings: Settings, *, migrate_if_needed: bool = True) -> Engine:
@@ -77,9 +85,7 @@ def _demo_admin(engine: Engine) -> tuple[str, str | None]:
             return "admin", saved.get("admin")
         password = saved.get("admin") or generate_password()
         user_store.upsert_user(conn, "admin", hash_password(password), "admin")
-    DEMO_PASSWORD_FILE.parent.mkdir(exist_ok=True)
-    DEMO_PASSWORD_FILE.write_text(json.dumps({"admin": password}))
-    DEMO_PASSWORD_FILE.chmod(0o600)
+    write_private(DEMO_PASSWORD_FILE, json.dumps({"admin": password}))
     return "admin", password
 
 

@@ -1,17 +1,20 @@
 """Engine creation and schema migrations.
 
-SQLite gets WAL journaling, a busy timeout, foreign keys and ``synchronous=NORMAL``
+SQLite gets an owner-only database file (mode 0600), WAL journaling, a busy timeout, foreign keys and ``synchronous=NORMAL``
 (durable across application crashes; the last transactions may roll back on power
 loss, as WAL documents). Other backends (PostgreSQL) get a pooled engine.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+
+from xcomkit.private_files import secure_sqlite_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -39,6 +42,11 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
         engine = create_engine(parsed, **kwargs)
         is_memory = parsed.database in (None, "", ":memory:")
+        if not is_memory and not parsed.query.get("uri"):
+            # Owner-only before SQLite first opens it: the file holds password hashes
+            # and the JWT secret; its -wal and -shm files inherit the mode.
+            with contextlib.suppress(FileNotFoundError):  # SQLite reports the missing dir
+                secure_sqlite_file(Path(str(parsed.database)))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
