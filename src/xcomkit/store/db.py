@@ -1,8 +1,9 @@
 """Engine creation and schema migrations.
 
-SQLite gets an owner-only database file (mode 0600), WAL journaling, a busy timeout, foreign keys and ``synchronous=NORMAL``
-(durable across application crashes; the last transactions may roll back on power
-loss, as WAL documents). Other backends (PostgreSQL) get a pooled engine.
+SQLite gets an owner-only database file (mode 0600), WAL journaling, a busy timeout,
+foreign keys and ``synchronous=NORMAL`` (durable across application crashes; the last
+transactions may roll back on power loss, as WAL documents). Other backends
+(PostgreSQL) get a pooled engine.
 """
 
 from __future__ import annotations
