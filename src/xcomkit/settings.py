@@ -52,6 +52,16 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="How long a verified token is remembered."
     )
     dags_file: Path | None = None
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes; larger ones answer 413 unread.",
+    )
+    login_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest body accepted by /auth/token and /auth/token/cli, in bytes.",
+    )
 
     @field_validator("jwt_secret")
     @classmethod

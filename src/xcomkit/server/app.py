@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -25,8 +26,9 @@ from starlette.responses import Response
 
 import xcomkit
 from xcomkit.server.auth.tokens import TokenService
-from xcomkit.server.deps import ServerContext
+from xcomkit.server.deps import ServerContext, current_user, principal_from_header, writer
 from xcomkit.server.encoding import json_response
+from xcomkit.server.guard import RequestGuard
 from xcomkit.server.routes import auth, dag_runs, monitor, xcom
 from xcomkit.service import ServiceError
 from xcomkit.settings import Settings
@@ -142,4 +144,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     for module in (auth, xcom, dag_runs, monitor):
         app.include_router(module.router)
+    ctx: ServerContext = app.state.ctx
+    app.add_middleware(
+        RequestGuard,
+        fastapi_app=app,
+        authenticate=partial(principal_from_header, ctx),
+        caller_dep=current_user,
+        writer_dep=writer,
+        max_body_bytes=settings.max_body_bytes,
+        login_body_bytes=settings.login_body_bytes,
+    )
     return app
