@@ -144,7 +144,8 @@ class RequestGuard:
         try:
             principal = self._authenticate(header)
         except HTTPException as exc:
-            return json_response({"detail": exc.detail}, exc.status_code, exc.headers)
+            headers = dict(exc.headers) if exc.headers else None
+            return json_response({"detail": exc.detail}, exc.status_code, headers)
         if need.writer and not can_write(principal.role):
             return json_response({"detail": "Forbidden"}, 403)
         scope.setdefault("state", {})[PRINCIPAL_STATE] = principal
