@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -25,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 import xcomkit
+from xcomkit import values
 from xcomkit.server.auth.tokens import TokenService
 from xcomkit.server.deps import ServerContext, current_user, principal_from_header, writer
 from xcomkit.server.encoding import json_response
@@ -68,6 +71,23 @@ def jwt_secret(settings: Settings, engine: Engine) -> str:
         )
 
 
+_TOO_DEEP_TO_ECHO = "(not echoed: nested too deep)"
+
+
+def _echoable(errors: Sequence[dict[str, Any]] | str) -> Any:
+    """Validation errors ready to encode; an ``input`` nested beyond the JSON depth limit
+    is replaced by a note (echoing it could exhaust the encoder's recursion). A string
+    (the login route's Airflow-style detail) is passed through."""
+    if isinstance(errors, str):
+        return errors
+    safe = []
+    for error in errors:
+        if values.too_deep(error.get("input")):
+            error = {**error, "input": _TOO_DEEP_TO_ECHO}
+        safe.append(error)
+    return jsonable_encoder(safe)
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the app for ``settings``; the schema must already be migrated.
 
@@ -97,11 +117,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
-        return json_response({"detail": jsonable_encoder(exc.errors())}, 422)
+        return json_response({"detail": _echoable(exc.errors())}, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Unknown API paths answer as Airflow's api-server does, with "error", not "detail".
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+            # FastAPI's JSON parser gave up on the body's nesting before validation ran.
+            return json_response({"detail": values.depth_error("the request body")}, 422)
         if exc.status_code == 404 and exc.detail == "Not Found":
             path = request.url.path
             if path.startswith("/api/v2"):

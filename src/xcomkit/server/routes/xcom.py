@@ -70,6 +70,8 @@ async def get_xcom_entry(
         return _native(row)
     value = values.decode(row.value)
     if q.deserialize:
+        if not q.stringify and not isinstance(value, str):
+            return _native(row)  # deserialize changes only JSON strings
         value = values.deserialize(value)
     body = _entry(row)
     body["value"] = values.stringify(value) if q.stringify else value
