@@ -52,6 +52,27 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="How long a verified token is remembered."
     )
     dags_file: Path | None = None
+    request_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Seconds a request may wait for and spend on database work and password checks; "
+            "past it the request answers 503 with Retry-After and changes nothing."
+        ),
+    )
+    read_threads: int = Field(default=4, ge=1, description="Threads for point lookups.")
+    scan_threads: int = Field(
+        default=2, ge=1, description="Threads for list queries (at most this many at once)."
+    )
+    write_threads: int = Field(
+        default=4, ge=1, description="Threads for writes on PostgreSQL (SQLite: always one)."
+    )
+    hash_threads: int = Field(
+        default=1, ge=1, description="Password checks at once (each takes 64 MiB, by design)."
+    )
+    max_waiting: int = Field(
+        default=128, ge=1, description="Requests that may queue per lane before 503."
+    )
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,

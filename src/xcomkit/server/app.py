@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -31,6 +32,7 @@ from xcomkit import values
 from xcomkit.server.auth.tokens import TokenService
 from xcomkit.server.deps import ServerContext, current_user, principal_from_header, writer
 from xcomkit.server.encoding import json_response
+from xcomkit.server.execution import Unavailable, WorkLanes
 from xcomkit.server.guard import RequestGuard
 from xcomkit.server.routes import auth, dag_runs, monitor, xcom
 from xcomkit.service import ServiceError
@@ -96,18 +98,42 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         engine: an engine to use instead of one made from ``settings.db``.
     """
     settings = settings or Settings()
-    engine = engine or make_engine(settings.db, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = engine or make_engine(
+        settings.db,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.read_threads
+        + settings.scan_threads
+        + settings.write_threads
+        + settings.hash_threads,
+        statement_timeout_ms=int(settings.request_timeout * 1000),
+    )
+    work = WorkLanes(
+        engine,
+        request_timeout=settings.request_timeout,
+        read_threads=settings.read_threads,
+        scan_threads=settings.scan_threads,
+        write_threads=settings.write_threads,
+        hash_threads=settings.hash_threads,
+        max_waiting=settings.max_waiting,
+    )
     tokens = TokenService(
         jwt_secret(settings, engine),
         expiration_seconds=settings.jwt_expiration_seconds,
         cache_seconds=settings.token_cache_seconds,
     )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        work.shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="xcomkit",
         version=xcomkit.__version__,
         description="Apache Airflow 3's XCom REST API, standalone.",
     )
-    app.state.ctx = ServerContext(settings=settings, engine=engine, tokens=tokens)
+    app.state.ctx = ServerContext(settings=settings, engine=engine, tokens=tokens, work=work)
     # Airflow redirects nothing: "/api/v2/version/" is an unknown route, not a 307.
     app.router.redirect_slashes = False
 
@@ -159,6 +185,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if not (contention or exc.connection_invalidated):
             raise exc
         return _unavailable(exc.orig)
+
+    @app.exception_handler(Unavailable)
+    async def _busy(_request: Request, exc: Unavailable) -> Response:
+        log.warning("answered 503: %s", exc.detail)
+        return json_response({"detail": exc.detail}, 503, headers={"Retry-After": "1"})
 
     @app.exception_handler(PoolTimeoutError)
     async def _pool_exhausted(_request: Request, exc: PoolTimeoutError) -> Response:

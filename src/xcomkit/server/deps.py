@@ -7,45 +7,30 @@ Authentication answers as Airflow 3.3.2 does: no or non-Bearer credentials give
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from xcomkit.server.auth.roles import can_write
 from xcomkit.server.auth.tokens import ExpiredToken, InvalidToken, Principal, TokenService
+from xcomkit.server.execution import WorkLanes
 from xcomkit.server.guard import PRINCIPAL_STATE
 from xcomkit.settings import Settings
-
-T = TypeVar("T")
 
 
 @dataclass
 class ServerContext:
-    """What every request needs: settings, the database engine and the token service."""
+    """What every request needs: settings, the database engine, the token service and
+    the lanes where blocking work runs (:class:`~xcomkit.server.execution.WorkLanes`)."""
 
     settings: Settings
     engine: Engine
     tokens: TokenService
-
-    def __post_init__(self) -> None:
-        self._inline = self.engine.dialect.name == "sqlite"
-
-    async def db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(engine, *args, **kwargs)``: a service call, run where it costs least.
-
-        On SQLite, inline on the event loop: a call on a local file takes microseconds,
-        less than a thread hop. On a networked database (PostgreSQL), in a worker
-        thread, so that round trips never hold the event loop and requests overlap.
-        """
-        if self._inline:
-            return fn(self.engine, *args, **kwargs)
-        return await run_in_threadpool(fn, self.engine, *args, **kwargs)
+    work: WorkLanes
 
 
 async def get_ctx(request: Request) -> ServerContext:

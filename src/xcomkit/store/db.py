@@ -9,6 +9,9 @@ transactions may roll back on power loss, as WAL documents). Other backends
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +30,56 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 HEAD_REVISION = "0001"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -> Engine:
+_deadline = threading.local()
+
+
+@contextlib.contextmanager
+def deadline(at: float | None) -> Iterator[None]:
+    """Bound the database work this thread does inside the block by ``at``.
+
+    ``at`` is a :func:`time.monotonic` instant (None: no bound). On SQLite a statement
+    still running at ``at`` is interrupted (``sqlite3.OperationalError: interrupted``)
+    and a write waits for another process's lock only until ``at``. On PostgreSQL the
+    engine's ``statement_timeout`` bounds each statement instead.
+    """
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = at
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+def deadline_passed() -> bool:
+    """True when this thread's :func:`deadline` is set and has passed."""
+    at = getattr(_deadline, "at", None)
+    return at is not None and time.monotonic() >= at
+
+
+def _sqlite_progress() -> int:
+    # Called by SQLite every _PROGRESS_STEPS virtual-machine steps; non-zero interrupts.
+    return 1 if deadline_passed() else 0
+
+
+#: SQLite VM steps between deadline checks: a point query takes a few hundred steps, a
+#: scan of a million rows tens of millions, so the check costs nothing measurable and
+#: stops a runaway scan within a millisecond or so.
+_PROGRESS_STEPS = 20_000
+
+
+def make_engine(
+    url: str,
+    *,
+    busy_timeout_ms: int = 30000,
+    pool_size: int = 8,
+    statement_timeout_ms: int | None = None,
+) -> Engine:
     """Create an engine for ``url`` (a SQLAlchemy URL such as ``sqlite:///xcomkit.db``).
 
     A bare ``postgresql://`` URL is read as ``postgresql+psycopg://`` (psycopg 3).
+    ``pool_size`` connections are kept (as many again may overflow).
+    ``statement_timeout_ms`` bounds every PostgreSQL statement and the wait for a pooled
+    connection; on SQLite, :func:`deadline` does that per request.
 
     Raises:
         sqlalchemy.exc.ArgumentError: the URL cannot be parsed.
@@ -41,6 +90,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
+        if parsed.database not in (None, "", ":memory:"):
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
         engine = create_engine(parsed, **kwargs)
         is_memory = parsed.database in (None, "", ":memory:")
         if not is_memory and not parsed.query.get("uri"):
@@ -61,13 +113,23 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            dbapi_conn.set_progress_handler(_sqlite_progress, _PROGRESS_STEPS)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             options = conn.get_execution_options()
             if options.get("isolation_level") == "AUTOCOMMIT":
                 return  # single-statement reads: no transaction at all
-            conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
+            mode = options.get("sqlite_begin", "DEFERRED")
+            if mode == "IMMEDIATE":
+                # A write takes the lock now: wait for another process's lock no longer
+                # than this request's deadline allows.
+                at = getattr(_deadline, "at", None)
+                wait_ms = busy_timeout_ms
+                if at is not None:
+                    wait_ms = max(0, min(wait_ms, int((at - time.monotonic()) * 1000)))
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     kwargs["pool_size"] = pool_size
@@ -75,6 +137,13 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -
     # No pre-ping (a round trip per request); a connection the server dropped is
     # detected on use, the pool is invalidated and the next request reconnects.
     kwargs["pool_recycle"] = 1800
+    if statement_timeout_ms:
+        timeout = int(statement_timeout_ms)
+        kwargs["pool_timeout"] = timeout / 1000
+        kwargs["connect_args"] = {
+            "options": f"-c statement_timeout={timeout} -c lock_timeout={timeout}",
+            "connect_timeout": max(1, timeout // 1000),
+        }
     return create_engine(parsed, **kwargs)
 
 
