@@ -23,7 +23,13 @@ from xcomkit.server.auth.passwords import generate_password, hash_password
 from xcomkit.server.auth.roles import ROLES, normalize_role
 from xcomkit.settings import Settings
 from xcomkit.store import users as user_store
-from xcomkit.store.db import make_engine, migrate, needs_migration
+from xcomkit.store.db import (
+    STARTUP_LOCK,
+    locked_transaction,
+    make_engine,
+    migrate,
+    needs_migration,
+)
 
 app = typer.Typer(
     help="xcomkit: Apache Airflow 3's XCom REST API, standalone.", no_args_is_help=True
@@ -79,7 +85,7 @@ def _demo_admin(engine: Engine) -> tuple[str, str | None]:
     saved: dict[str, str] = {}
     if DEMO_PASSWORD_FILE.exists():
         saved = json.loads(DEMO_PASSWORD_FILE.read_text())
-    with engine.begin() as conn:
+    with locked_transaction(engine, STARTUP_LOCK) as conn:
         exists = user_store.get_user(conn, "admin") is not None
         if exists:
             return "admin", saved.get("admin")

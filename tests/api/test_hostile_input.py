@@ -222,21 +222,44 @@ def test_keys_the_path_cannot_address_are_refused(api, key) -> None:
     assert r.status_code == 422
 
 
+class _PgError(Exception):
+    def __init__(self, sqlstate: str, message: str):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
 @pytest.mark.parametrize(
     "error",
     [
         lambda: __import__("sqlalchemy").exc.TimeoutError("QueuePool limit of size 8 reached"),
         lambda: __import__("sqlalchemy").exc.OperationalError(
-            "SELECT 1", {}, Exception("server closed the connection unexpectedly")
+            "SELECT 1", {}, __import__("psycopg").OperationalError("server closed the connection")
         ),
         lambda: __import__("sqlalchemy").exc.OperationalError(
             "SELECT 1", {}, Exception("x"), connection_invalidated=True
         ),
         lambda: __import__("sqlalchemy").exc.OperationalError(
-            "SELECT 1", {}, Exception("database is locked")
+            "SELECT 1", {}, __import__("sqlite3").OperationalError("database is locked")
+        ),
+        lambda: __import__("sqlalchemy").exc.OperationalError(
+            "SELECT 1", {}, _PgError("57P03", "the database system is starting up")
+        ),
+        lambda: __import__("sqlalchemy").exc.OperationalError(
+            "SELECT 1", {}, _PgError("57P01", "the database system is shutting down")
+        ),
+        lambda: __import__("sqlalchemy").exc.InterfaceError(
+            "SELECT 1", {}, __import__("psycopg").InterfaceError("the connection is lost")
         ),
     ],
-    ids=["pool-timeout", "server-closed", "invalidated", "locked"],
+    ids=[
+        "pool-timeout",
+        "server-closed",
+        "invalidated",
+        "locked",
+        "starting-up",
+        "shutting-down",
+        "connection-lost",
+    ],
 )
 def test_unavailable_database_is_503_with_retry_after(api, monkeypatch, error) -> None:
     from xcomkit import service

@@ -22,7 +22,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -38,23 +38,12 @@ from xcomkit.server.routes import auth, dag_runs, monitor, xcom
 from xcomkit.service import ServiceError
 from xcomkit.settings import Settings
 from xcomkit.store import users as user_store
-from xcomkit.store.db import make_engine
+from xcomkit.store.db import STARTUP_LOCK, locked_transaction, make_engine
+from xcomkit.store.faults import is_transient
 
 log = logging.getLogger("xcomkit.server")
 
 JWT_SECRET_SETTING = "jwt_secret"
-#: Words in a driver's error that mean lock contention or an unreachable server.
-_CONTENTION = (
-    "locked",
-    "busy",
-    "deadlock",
-    "could not serialize",
-    "lock timeout",
-    "connection refused",
-    "could not connect",
-    "server closed the connection",
-    "terminating connection",
-)
 API_V1_REMOVED = (
     "/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."
 )
@@ -67,7 +56,7 @@ def jwt_secret(settings: Settings, engine: Engine) -> str:
     """
     if settings.jwt_secret:
         return settings.jwt_secret
-    with engine.begin() as conn:
+    with locked_transaction(engine, STARTUP_LOCK) as conn:
         return user_store.get_or_create_setting(
             conn, JWT_SECRET_SETTING, lambda: secrets.token_urlsafe(48)
         )
@@ -176,18 +165,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             headers={"Retry-After": "1"},
         )
 
-    @app.exception_handler(OperationalError)
-    async def _database_busy(_request: Request, exc: OperationalError) -> Response:
-        # Contention, or a connection the database dropped (restart, outage; SQLAlchemy
-        # then invalidates the pool and the next request reconnects): worth a retry.
-        # Any other operational error is a bug, and stays a 500.
-        contention = any(sign in str(exc.orig).lower() for sign in _CONTENTION)
-        if not (contention or exc.connection_invalidated):
+    @app.exception_handler(DBAPIError)
+    async def _database_unavailable(_request: Request, exc: DBAPIError) -> Response:
+        # Contention, a restart, an outage, a cancelled statement: worth a retry (a
+        # dropped connection also invalidates the pool, and the next request reconnects).
+        # Any other database error is a bug, and stays a 500.
+        if not is_transient(exc):
             raise exc
         return _unavailable(exc.orig)
 
     @app.exception_handler(Unavailable)
     async def _busy(_request: Request, exc: Unavailable) -> Response:
+        # A full work lane or a passed deadline: the work was not done; retry.
         log.warning("answered 503: %s", exc.detail)
         return json_response({"detail": exc.detail}, 503, headers={"Retry-After": "1"})
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 from xcomkit.private_files import secure_sqlite_file
@@ -147,29 +147,56 @@ def make_engine(
     return create_engine(parsed, **kwargs)
 
 
-def _alembic_config(engine: Engine) -> Config:
+#: Name of the lock that serializes schema migrations across processes and hosts.
+MIGRATION_LOCK = "xcomkit:migrate"
+#: Name of the lock that serializes start-up writes (manifest, demo user, secret).
+STARTUP_LOCK = "xcomkit:startup"
+
+
+@contextlib.contextmanager
+def locked_transaction(engine: Engine, name: str) -> Iterator[Connection]:
+    """A write transaction that holds the database-wide lock ``name`` until it ends.
+
+    Several processes (``db migrate`` run twice, servers starting together) that do the
+    same start-up work take turns instead of racing: on SQLite through the write lock
+    taken at ``BEGIN IMMEDIATE``, on PostgreSQL through a transaction-scoped advisory
+    lock (``pg_advisory_xact_lock``) on a hash of ``name``.
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+            yield conn
+        return
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+        yield conn
+
+
+def _alembic_config(connection: Connection | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["engine"] = engine
+    cfg.attributes["connection"] = connection
     return cfg
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the database schema to the newest revision (idempotent)."""
+    """Bring the database schema to the newest revision (idempotent).
+
+    Runs in one transaction under :data:`MIGRATION_LOCK`, so concurrent callers wait for
+    each other and the later ones find the schema current and change nothing.
+    """
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), "head")
+    with locked_transaction(engine, MIGRATION_LOCK) as conn:
+        command.upgrade(_alembic_config(conn), "head")
 
 
 def alembic_head() -> str | None:
     """The newest revision according to the migration scripts (imports Alembic)."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(
-        _alembic_config(create_engine("sqlite://"))
-    ).get_current_head()
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def needs_migration(engine: Engine) -> bool:
