@@ -52,6 +52,8 @@ def test_full_flow_log_in_filter_fold_edit_delete_log_out(page, ui_server, shots
     # Log in through the form.
     page.goto(ui_server.base_url + "/")
     expect(heading(page)).to_have_text("Log in")
+    expect(page.get_by_role("button", name="Log out")).to_be_hidden()
+    expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
     page.get_by_label("User name").fill("admin")
     page.get_by_label("Password").fill("admin-password")
     page.screenshot(path=str(shots / "login.png"))
@@ -134,6 +136,7 @@ def test_full_flow_log_in_filter_fold_edit_delete_log_out(page, ui_server, shots
     # Log out: the token is gone from the tab and pages ask for a login again.
     page.get_by_role("button", name="Log out").click()
     expect(heading(page)).to_have_text("Log in")
+    expect(page.get_by_role("button", name="Log out")).to_be_hidden()
     assert page.evaluate("sessionStorage.length") == 0
     page.goto(ui_server.base_url + "/#/xcoms/~/~/~")
     expect(heading(page)).to_have_text("Log in")
@@ -316,3 +319,15 @@ def test_token_is_never_in_a_url(page, ui_server) -> None:
     token = page.evaluate("sessionStorage.getItem('xcomkit.access_token')")
     assert token and re.fullmatch(r"[\w-]+\.[\w-]+\.[\w-]+", token)
     assert all(token not in u for u in [*urls, page.url])
+
+
+def test_copy_puts_the_exact_json_on_the_clipboard(page, ui_server) -> None:
+    key = unique("ui_copy")
+    push(ui_server, key, {"n": 123456789012345678901234567890, "s": "ünï"})
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    log_in(page, ui_server.base_url, "viewer", start=f"/#/xcom/xcom_demo/run_1/extract/{key}")
+    expect(heading(page)).to_have_text(key)
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_text("Copied.")).to_be_visible()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == '{"n":123456789012345678901234567890,"s":"ünï"}'
