@@ -331,3 +331,41 @@ def test_copy_puts_the_exact_json_on_the_clipboard(page, ui_server) -> None:
     expect(page.get_by_text("Copied.")).to_be_visible()
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == '{"n":123456789012345678901234567890,"s":"ünï"}'
+
+
+def test_times_are_local_with_utc_on_hover_and_date_filters_are_utc(browser, ui_server) -> None:
+    context = browser.new_context(locale="en-US", timezone_id="Asia/Tokyo")
+    try:
+        page = context.new_page()
+        start = "/#/xcoms/~/~/~?logical_date_gte=2025-01-02T00:00:00Z&order_by=run_id"
+        key = unique("ui_tz")
+        push(ui_server, key, 1, where=("xcom_demo", "run_2", "extract"))
+        log_in(page, ui_server.base_url, "viewer", start=start)
+        expect(heading(page)).to_have_text("All XComs")
+        # 00:00 UTC is 09:00 in Tokyo: the input shows local time, the API got UTC.
+        expect(page.get_by_label("Logical date from")).to_have_value("2025-01-02T09:00")
+        runs = page.locator("table tbody tr td:nth-child(3)").all_inner_texts()
+        assert runs and set(runs) == {"run_2"}
+        cell = page.locator("table tbody tr", has_text=key).locator("td:nth-child(7) time")
+        expect(cell).to_have_text("Jan 2, 2025, 9:00:00 AM")
+        expect(cell).to_have_attribute("title", "2 Jan 2025, 00:00:00 UTC")
+        # Submitting the form keeps the same instant.
+        page.get_by_label("Logical date from").fill("2025-01-02T10:00")
+        page.get_by_role("button", name="Filter").click()
+        expect(page.get_by_text("No XComs match.")).to_be_visible()
+        assert "logical_date_gte=2025-01-02T01%3A00%3A00.000Z" in page.url
+    finally:
+        context.close()
+
+
+def test_keys_with_slashes_and_spaces_round_trip(page, ui_server) -> None:
+    key = unique("ui dir/sub key")
+    push(ui_server, key, [1])
+    log_in(page, ui_server.base_url, "admin", start="/#/xcoms/xcom_demo/run_1/extract")
+    page.get_by_role("link", name=key).click()
+    expect(heading(page)).to_have_text(key)
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect(page.get_by_text(f"Deleted {key}.")).to_be_visible()
+    with ui_server.api() as http:
+        assert http.get(ui_server.xcom_url("xcom_demo", "run_1", "extract", key)).status_code == 404
