@@ -369,3 +369,38 @@ def test_keys_with_slashes_and_spaces_round_trip(page, ui_server) -> None:
     expect(page.get_by_text(f"Deleted {key}.")).to_be_visible()
     with ui_server.api() as http:
         assert http.get(ui_server.xcom_url("xcom_demo", "run_1", "extract", key)).status_code == 404
+
+
+# (JSON text, what the page writes back compactly): numbers keep their source text.
+ROUND_TRIPS = [
+    ("0", "0"),
+    ("-0", "-0"),
+    ("12345678901234567890123", "12345678901234567890123"),
+    ("-9007199254740993", "-9007199254740993"),
+    ("1.5E-3", "1.5E-3"),
+    ("1e400", "1e400"),
+    ("0.1000000000000000000001", "0.1000000000000000000001"),
+    (' { "a" : [ 1 , 2 ] , "b" : { } , "c" : [ ] } ', '{"a":[1,2],"b":{},"c":[]}'),
+    ('"\\u00e9\\n\\t\\"\\\\\\/"', '"é\\n\\t\\"\\\\/"'),
+    ('"😀 \\ud83d\\ude00"', '"😀 😀"'),
+    ('{"a": 1, "a": 2}', '{"a":1,"a":2}'),
+    ("[true, false, null]", "[true,false,null]"),
+    ("[[[[[[[[[[1]]]]]]]]]]", "[[[[[[[[[[1]]]]]]]]]]"),
+]
+INVALID = ["", "{", "[1,]", '{"a" 1}', "01", "1.", "tru", '"\\x"', "[1] 2", "{'a': 1}", "NaN"]
+
+
+def test_the_pages_json_parser_keeps_numbers_exact_and_refuses_bad_text(page, ui_server) -> None:
+    page.goto(ui_server.base_url + "/#/login")
+    expect(heading(page)).to_have_text("Log in")
+    results = page.evaluate(
+        """async ([good, bad]) => {
+            const json = await import("/ui/js/jsontext.js");
+            const refused = (t) => { try { json.parse(t); return false; }
+                                     catch (e) { return e instanceof SyntaxError; } };
+            return [good.map((t) => json.stringify(json.parse(t))), bad.map(refused)];
+        }""",
+        [[text for text, _ in ROUND_TRIPS], INVALID],
+    )
+    assert results[0] == [out for _, out in ROUND_TRIPS]
+    assert results[1] == [True] * len(INVALID)
