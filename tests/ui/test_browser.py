@@ -404,3 +404,26 @@ def test_the_pages_json_parser_keeps_numbers_exact_and_refuses_bad_text(page, ui
     )
     assert results[0] == [out for _, out in ROUND_TRIPS]
     assert results[1] == [True] * len(INVALID)
+
+
+def test_big_arrays_start_folded_and_show_children_in_chunks(page, ui_server) -> None:
+    key = unique("ui_big")
+    push(ui_server, key, {"items": list(range(450)), "small": [1, 2]})
+    log_in(page, ui_server.base_url, "viewer", start=f"/#/xcom/xcom_demo/run_1/extract/{key}")
+    expect(heading(page)).to_have_text(key)
+    items = page.locator("details[data-kind=array]", has_text='"items"')
+    expect(items.locator("> summary")).to_have_text('"items": […] 450 items')
+    expect(items).not_to_have_attribute("open", "")
+    expect(items.locator("li")).to_have_count(0)  # not even built while folded
+    expect(page.locator("details[data-kind=array]", has_text='"small"')).to_have_attribute(
+        "open", ""
+    )
+    items.locator("> summary").click()
+    expect(items.locator("li")).to_have_count(200)
+    more = items.get_by_role("button", name="Show 200 more (250 left)")
+    more.click()
+    expect(items.locator("li")).to_have_count(400)
+    items.get_by_role("button", name="Show 50 more (50 left)").click()
+    expect(items.locator("li")).to_have_count(450)
+    expect(items.get_by_role("button")).to_have_count(0)
+    expect(items.locator("li").last).to_have_text("449: 449")

@@ -37,6 +37,10 @@ export function sortHeader(label, column, current, hrefFor) {
   );
 }
 
+const n = (x) => x.toLocaleString();
+const link = (href, rel, label) =>
+  href ? h("a", { href, rel }, label) : h("span", { class: "disabled" }, label);
+
 /**
  * "1–50 of 1,234" with previous and next links.
  * @param {number} total
@@ -53,9 +57,9 @@ export function pager(total, offset, limit, shown, hrefFor) {
   return h(
     "nav",
     { class: "pager", "aria-label": "Pages" },
-    prev ? h("a", { href: prev, rel: "prev" }, "← Previous") : h("span", { class: "disabled" }, "← Previous"),
-    h("span", { class: "count" }, `${from.toLocaleString()}–${to.toLocaleString()} of ${total.toLocaleString()}`),
-    next ? h("a", { href: next, rel: "next" }, "Next →") : h("span", { class: "disabled" }, "Next →"),
+    link(prev, "prev", "← Previous"),
+    h("span", { class: "count" }, `${n(from)}–${n(to)} of ${n(total)}`),
+    link(next, "next", "Next →"),
   );
 }
 

@@ -76,9 +76,9 @@ function container(node, key, depth) {
     for (const [k, v] of next) list.append(h("li", {}, render(v, k, depth + 1)));
     shown += next.length;
     if (shown < children.length) {
-      more.textContent = `Show ${Math.min(CHUNK, children.length - shown).toLocaleString()} more (${(
-        children.length - shown
-      ).toLocaleString()} left)`;
+      const left = children.length - shown;
+      const batch = Math.min(CHUNK, left).toLocaleString();
+      more.textContent = `Show ${batch} more (${left.toLocaleString()} left)`;
       list.append(more);
     } else more.remove();
   };

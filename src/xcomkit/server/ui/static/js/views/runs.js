@@ -28,7 +28,12 @@ export async function render(view, route) {
   const apiQuery = withQuery({}, { order_by: order, offset, limit });
   const data = await api.getJson(`/api/v2/dags/${api.path(dagId)}/dagRuns?${apiQuery}`);
 
-  const dagInput = h("input", { id: "runs-dag", name: "dag_id", value: dagId === "~" ? "" : dagId, placeholder: "every DAG" });
+  const dagInput = h("input", {
+    id: "runs-dag",
+    name: "dag_id",
+    value: dagId === "~" ? "" : dagId,
+    placeholder: "every DAG",
+  });
   const form = h(
     "form",
     { class: "filters", role: "search", "aria-label": "DAG runs" },
@@ -53,15 +58,18 @@ export async function render(view, route) {
     ),
   );
   const orderHref = (o) => routes.href.runs(withQuery(query, { order_by: o, offset: null }));
+  const pageHref = (o) => routes.href.runs(withQuery(query, { offset: o }));
+  const heads = COLUMNS.map(([c, label]) => sortHeader(label, c, order, orderHref));
+  const none = h("tr", {}, h("td", { colspan: COLUMNS.length }, "No DAG runs."));
   append(
     view,
     h("h1", { tabindex: "-1" }, dagId === "~" ? "DAG runs" : `DAG runs of ${dagId}`),
     form,
     tableRegion(
       "DAG runs",
-      h("thead", {}, h("tr", {}, COLUMNS.map(([c, label]) => sortHeader(label, c, order, orderHref)))),
-      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: COLUMNS.length }, "No DAG runs."))),
+      h("thead", {}, h("tr", {}, heads)),
+      h("tbody", {}, rows.length ? rows : none),
     ),
-    pager(data.total_entries, offset, limit, rows.length, (o) => routes.href.runs(withQuery(query, { offset: o }))),
+    pager(data.total_entries, offset, limit, rows.length, pageHref),
   );
 }

@@ -49,10 +49,10 @@ function copyButton(rawText) {
 }
 
 function valueBody(viewName, valueNode) {
-  if (viewName === "raw") return h("pre", { class: "raw", tabindex: "0", "aria-label": "Raw JSON" }, json.stringify(valueNode, 2));
-  if (viewName === "stringify") {
-    return h("pre", { class: "raw", tabindex: "0", "aria-label": "Stringified value" }, text(valueNode) ?? "null");
-  }
+  // A focusable <pre>, so that keyboard users can scroll it.
+  const pre = (label, content) => h("pre", { class: "raw", tabindex: "0", "aria-label": label }, content);
+  if (viewName === "raw") return pre("Raw JSON", json.stringify(valueNode, 2));
+  if (viewName === "stringify") return pre("Stringified value", text(valueNode) ?? "null");
   return h("div", { class: "json-tree" }, tree.render(valueNode));
 }
 
@@ -66,7 +66,13 @@ function editPanel(url, mapIndex, valueNode, onDone) {
     onValidity: (ok) => (save.disabled = !ok),
   });
   const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
-  const form = h("form", { class: "edit", "aria-label": "Edit value" }, editor.element, errors, h("div", { class: "actions" }, save, cancel));
+  const form = h(
+    "form",
+    { class: "edit", "aria-label": "Edit value" },
+    editor.element,
+    errors,
+    h("div", { class: "actions" }, save, cancel),
+  );
   cancel.addEventListener("click", () => onDone(false));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -134,7 +140,8 @@ export async function render(view, route) {
   }
   const rawText = json.stringify(valueNode);
   const field = (name) => text(json.member(entry, name));
-  const hrefFor = (name) => routes.href.xcom(dagId, runId, taskId, key, mapIndex, name === "tree" ? {} : { view: name });
+  const here = (query) => routes.href.xcom(dagId, runId, taskId, key, mapIndex, query);
+  const hrefFor = (name) => here(name === "tree" ? {} : { view: name });
 
   const body = h("div", { class: "value-body" }, valueBody(viewName, shownNode));
   const tools = h("div", { class: "tools" }, copyButton(rawText));
@@ -159,15 +166,15 @@ export async function render(view, route) {
           return;
         }
         // Show the value as the API now answers it (a new history entry is not wanted).
-        const again = routes.href.xcom(dagId, runId, taskId, key, mapIndex, { saved: String(Date.now()) });
-        location.replace(again);
+        location.replace(here({ saved: String(Date.now()) }));
       });
       body.replaceWith(panel.form);
       edit.disabled = true;
       panel.focus();
     });
     remove.addEventListener("click", () => {
-      const dialog = deleteDialog(`${dagId} / ${runId} / ${taskId} / ${key} (map index ${mapIndex})`, async () => {
+      const what = `${dagId} / ${runId} / ${taskId} / ${key} (map index ${mapIndex})`;
+      const dialog = deleteDialog(what, async () => {
         await api.send("DELETE", `${url}?map_index=${mapIndex}`);
         location.hash = routes.href.xcoms(dagId, runId, taskId, { deleted: key });
       });

@@ -151,7 +151,9 @@ function createForm(segments) {
     if (!editor.check()) return;
     const mapIndex = Number(fields.map_index.value);
     // The value's own text is spliced in (it was checked above), so numbers stay exact.
-    const body = `{"key":${JSON.stringify(fields.key.value)},"map_index":${mapIndex},"value":${editor.textarea.value}}`;
+    const body =
+      `{"key":${JSON.stringify(fields.key.value)},"map_index":${mapIndex},` +
+      `"value":${editor.textarea.value}}`;
     const where = [fields.dag_id.value, fields.dag_run_id.value, fields.task_id.value];
     submit.disabled = true;
     try {
@@ -181,14 +183,15 @@ export async function render(view, route) {
   const data = await api.getJson(`${api.xcomPath(...segments)}?${apiQuery}`);
 
   const here = (q) => routes.href.xcoms(...segments, q);
+  const cell = (href, label, title) => h("td", {}, h("a", { href, title }, label));
   const rows = data.xcom_entries.map((x) =>
     h(
       "tr",
       {},
-      h("td", {}, h("a", { href: routes.href.xcom(x.dag_id, x.run_id, x.task_id, x.key, x.map_index) }, x.key)),
-      h("td", {}, h("a", { href: routes.href.xcoms(x.dag_id, "~", "~"), title: x.dag_display_name }, x.dag_id)),
-      h("td", {}, h("a", { href: routes.href.xcoms(x.dag_id, x.run_id, "~") }, x.run_id)),
-      h("td", {}, h("a", { href: routes.href.xcoms(x.dag_id, x.run_id, x.task_id), title: x.task_display_name }, x.task_id)),
+      cell(routes.href.xcom(x.dag_id, x.run_id, x.task_id, x.key, x.map_index), x.key),
+      cell(routes.href.xcoms(x.dag_id, "~", "~"), x.dag_id, x.dag_display_name),
+      cell(routes.href.xcoms(x.dag_id, x.run_id, "~"), x.run_id),
+      cell(routes.href.xcoms(x.dag_id, x.run_id, x.task_id), x.task_id, x.task_display_name),
       h("td", { class: "num" }, String(x.map_index)),
       h("td", {}, timeElement(x.timestamp)),
       h("td", {}, timeElement(x.logical_date)),
@@ -199,7 +202,9 @@ export async function render(view, route) {
   const heads = COLUMNS.map(([c, label, orderable]) =>
     orderable ? sortHeader(label, c, order, orderHref) : h("th", { scope: "col" }, label),
   );
-  const scope = segments.every((s) => s === "~") ? "All XComs" : `XComs of ${segments.filter((s) => s !== "~").join(" / ")}`;
+  const named = segments.filter((s) => s !== "~");
+  const scope = named.length ? `XComs of ${named.join(" / ")}` : "All XComs";
+  const none = h("tr", {}, h("td", { colspan: COLUMNS.length }, "No XComs match."));
   append(
     view,
     h("h1", { tabindex: "-1" }, scope),
@@ -209,7 +214,7 @@ export async function render(view, route) {
     tableRegion(
       "XComs",
       h("thead", {}, h("tr", {}, heads)),
-      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: COLUMNS.length }, "No XComs match."))),
+      h("tbody", {}, rows.length ? rows : none),
     ),
     pager(data.total_entries, offset, limit, rows.length, (o) => here(withQuery(query, { offset: o }))),
   );
