@@ -9,6 +9,7 @@ ones in docs/ui.md are made with ``XCOMKIT_UI_SCREENSHOTS=docs/img``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import threading
@@ -73,14 +74,12 @@ class UiServer:
         return url if key is None else f"{url}/{key}"
 
 
-@pytest.fixture(scope="module")
-def ui_server(
-    tmp_path_factory: pytest.TempPathFactory, password_hashes: dict[str, str]
-) -> Iterator[UiServer]:
-    """A fresh database (the test manifest, one user per role) served by uvicorn."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('ui') / 'xcomkit.db'}"
+@contextlib.contextmanager
+def serve(path: Path, password_hashes: dict[str, str], *, auth: bool = True) -> Iterator[UiServer]:
+    """A fresh database at ``path`` (the test manifest, one user per role) under uvicorn."""
+    url = f"sqlite:///{path}"
     engine = prepare_database(url, password_hashes)
-    settings = Settings(db=url, jwt_secret=TEST_SECRET)
+    settings = Settings(db=url, jwt_secret=TEST_SECRET, auth=auth)
     app = create_app(settings, engine=engine)
     port = free_port()
     server = uvicorn.Server(
@@ -100,6 +99,15 @@ def ui_server(
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def ui_server(
+    tmp_path_factory: pytest.TempPathFactory, password_hashes: dict[str, str]
+) -> Iterator[UiServer]:
+    """xcomkit with authentication on, for the module's tests."""
+    with serve(tmp_path_factory.mktemp("ui") / "xcomkit.db", password_hashes) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

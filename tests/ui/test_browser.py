@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import UiServer, log_in
+from tests.ui.conftest import UiServer, log_in, serve
 
 pytest.importorskip("playwright", reason="browser tests skipped: Playwright is not installed")
 from playwright.sync_api import expect
@@ -427,3 +427,16 @@ def test_big_arrays_start_folded_and_show_children_in_chunks(page, ui_server) ->
     expect(items.locator("li")).to_have_count(450)
     expect(items.get_by_role("button")).to_have_count(0)
     expect(items.locator("li").last).to_have_text("449: 449")
+
+
+def test_without_authentication_the_page_needs_no_login(browser, tmp_path, password_hashes):
+    with serve(tmp_path / "open.db", password_hashes, auth=False) as open_server:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(open_server.base_url + "/#/xcoms/xcom_demo/~/~")
+            expect(heading(page)).to_have_text("XComs of xcom_demo")
+            expect(page.locator("#who-name")).to_have_text("anonymous (admin)")
+            expect(page.get_by_text("New XCom")).to_be_visible()
+        finally:
+            context.close()

@@ -1,7 +1,7 @@
 // The page's entry point: reads the URL fragment, checks there is a session, and shows
 // the matching view. Every place is in the URL, so links can be shared and Back works.
 
-import { SESSION_LOST_EVENT, SessionLost } from "./api.js";
+import * as api from "./api.js";
 import { h, message } from "./dom.js";
 import * as routes from "./routes.js";
 import * as session from "./session.js";
@@ -21,7 +21,7 @@ let generation = 0;
 let firstRender = true;
 
 function updateHeader() {
-  const claims = session.token() ? session.claims() : null;
+  const claims = session.active() ? session.claims() : null;
   document.getElementById("nav").hidden = !claims;
   document.getElementById("who").hidden = !claims;
   document.getElementById("who-name").textContent = claims
@@ -35,9 +35,12 @@ async function show() {
     location.replace(routes.href.home());
     return;
   }
-  if (route.name !== "login" && !session.token()) {
-    location.replace(routes.href.login(route.hash));
-    return;
+  if (route.name !== "login" && !session.active()) {
+    if (!(await api.authIsOff())) {
+      location.replace(routes.href.login(route.hash));
+      return;
+    }
+    session.markAuthOff();
   }
   updateHeader();
   const gen = ++generation;
@@ -47,7 +50,7 @@ async function show() {
   try {
     await VIEWS[route.name].render(view, route);
   } catch (err) {
-    if (err instanceof SessionLost) return; // the login page takes over
+    if (err instanceof api.SessionLost) return; // the login page takes over
     view.append(message(err.message));
   }
   if (gen !== generation) return; // the user went elsewhere meanwhile
@@ -58,7 +61,7 @@ async function show() {
   firstRender = false;
 }
 
-window.addEventListener(SESSION_LOST_EVENT, (event) => {
+window.addEventListener(api.SESSION_LOST_EVENT, (event) => {
   const route = routes.parse(location.hash);
   const next = route.name === "login" ? route.query.get("next") : route.hash;
   location.replace(routes.href.login(next, event.detail));
