@@ -35,6 +35,7 @@ from xcomkit.server.encoding import json_response
 from xcomkit.server.execution import Unavailable, WorkLanes
 from xcomkit.server.guard import RequestGuard
 from xcomkit.server.routes import auth, dag_runs, monitor, xcom
+from xcomkit.server.ui import router as ui_router
 from xcomkit.service import ServiceError
 from xcomkit.settings import Settings
 from xcomkit.store import users as user_store
@@ -187,6 +188,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     for module in (auth, xcom, dag_runs, monitor):
         app.include_router(module.router)
+
+    # The web page at "/" (docs/ui.md): static files, a client of the API above.
+    app.include_router(ui_router)
+
     ctx: ServerContext = app.state.ctx
     app.add_middleware(
         RequestGuard,
