@@ -73,6 +73,19 @@ class Settings(BaseSettings):
     max_waiting: int = Field(
         default=128, ge=1, description="Requests that may queue per lane before 503."
     )
+    login_failures_per_user: int = Field(
+        default=10,
+        ge=0,
+        description="Failed logins per user name per window before 429 (0: no limit).",
+    )
+    login_failures_per_client: int = Field(
+        default=50,
+        ge=0,
+        description="Failed logins per client address per window before 429 (0: no limit).",
+    )
+    login_window_seconds: float = Field(
+        default=60.0, gt=0, description="Length of the failed-login window, in seconds."
+    )
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,

@@ -36,7 +36,7 @@ from xcomkit.server.execution import Unavailable, WorkLanes
 from xcomkit.server.guard import RequestGuard
 from xcomkit.server.routes import auth, dag_runs, monitor, xcom
 from xcomkit.server.ui import router as ui_router
-from xcomkit.service import ServiceError
+from xcomkit.service import ServiceError, TooManyAttempts
 from xcomkit.settings import Settings
 from xcomkit.store import users as user_store
 from xcomkit.store.db import STARTUP_LOCK, locked_transaction, make_engine
@@ -129,7 +129,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> Response:
-        return json_response({"detail": exc.detail}, exc.status_code)
+        headers = None
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after)}
+        return json_response({"detail": exc.detail}, exc.status_code, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
