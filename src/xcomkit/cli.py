@@ -110,10 +110,39 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Create an admin user if none exists and print it.")
     ] = False,
+    request_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a request may spend on database work before 503 [10]."),
+    ] = None,
+    max_body_bytes: Annotated[
+        int | None, typer.Option(help="Largest request body, in bytes, before 413 [16 MiB].")
+    ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a connection may take to send a request head [10]."),
+    ] = None,
+    keep_alive_timeout: Annotated[
+        int, typer.Option(min=1, help="Seconds an idle keep-alive connection stays open.")
+    ] = 5,
+    limit_concurrency: Annotated[
+        int, typer.Option(min=1, help="Connections per worker before new requests get 503.")
+    ] = 1000,
 ) -> None:
-    """Run the API server; migrates an empty or older database first."""
+    """Run the API server; migrates an empty or older database first.
+
+    Every option also reads from its ``XCOMKIT_*`` environment variable (docs/server.md).
+    """
     import uvicorn
 
+    from xcomkit.server.connections import HEADER_TIMEOUT_ENV, raise_fd_limit
+
+    for env, given in (
+        ("XCOMKIT_REQUEST_TIMEOUT", request_timeout),
+        ("XCOMKIT_MAX_BODY_BYTES", max_body_bytes),
+        (HEADER_TIMEOUT_ENV, header_timeout),
+    ):
+        if given is not None:
+            os.environ[env] = str(given)  # read again by each worker process
     settings = _settings(db)
     engine = _engine(settings)
     if dags is not None:
@@ -128,6 +157,7 @@ def serve(
     os.environ["XCOMKIT_DB"] = settings.db
     os.environ["XCOMKIT_AUTH"] = "false" if no_auth else "true"
     out.print(f"xcomkit serving on http://{host}:{port}  (database {settings.db})")
+    raise_fd_limit()
     uvicorn.run(
         "xcomkit.server.asgi:app",
         host=host,
@@ -135,6 +165,9 @@ def serve(
         workers=workers,
         log_level="warning",
         access_log=False,
+        http="xcomkit.server.connections:HeaderDeadlineProtocol",
+        timeout_keep_alive=keep_alive_timeout,
+        limit_concurrency=limit_concurrency,
     )
 
 
