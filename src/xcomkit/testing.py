@@ -201,6 +201,7 @@ class XComkitServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+        # No lifespan: the app outlives this server (xcomkit_asgi shares it); stop() ends it.
         config = uvicorn.Config(
             self.app, log_level="warning", access_log=False, lifespan="off", ws="none"
         )
@@ -218,11 +219,15 @@ class XComkitServer:
         self.base_url = f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
-        """Stop serving, wait for the thread and release the database."""
+        """Stop serving, wait for the thread, stop the app's worker threads and release
+        the database."""
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        work = getattr(self.app.state.ctx, "work", None)
+        if work is not None:
+            work.shutdown()
         self.engine.dispose()
 
 
@@ -313,10 +318,35 @@ class XComkitAsgi:
         )
 
     def client(self) -> TestClient:
-        """A blocking client (Starlette's ``TestClient``, an ``httpx.Client``) on the app."""
+        """A blocking client (Starlette's ``TestClient``, an ``httpx.Client``) on the app.
+
+        Entering and leaving it (``with``) leaves the shared app running: the app's
+        lifespan is not run by it.
+        """
         from starlette.testclient import TestClient
 
-        return TestClient(self.app, base_url=self.base_url, headers=self.headers)
+        app = _WithoutLifespan(self.app)
+        return TestClient(app, base_url=self.base_url, headers=self.headers)
+
+
+class _WithoutLifespan:
+    """An ASGI app that answers lifespan events itself and passes everything else on,
+    so a client's start and stop do not start or stop the shared app."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
 
 # -- fixtures ----------------------------------------------------------------------------

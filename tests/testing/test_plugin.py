@@ -179,3 +179,9 @@ def test_asgi_needs_no_port(tmp_path: Path) -> None:
         assert httpx.get(f"{server.base_url}/api/v2/version").status_code == 200
     finally:
         server.stop()
+
+
+def test_a_blocking_asgi_client_leaves_the_shared_app_running(xcomkit_asgi: XComkitAsgi) -> None:
+    for _ in range(2):  # the second client works: the first did not shut the app down
+        with xcomkit_asgi.client() as client:
+            assert client.get("/api/v2/dags/xcom_demo/dagRuns/run_1").status_code == 200

@@ -76,7 +76,7 @@ async def trigger_dag_run(
     interval = None
     if body.data_interval_start is not None and body.data_interval_end is not None:
         interval = (body.data_interval_start, body.data_interval_end)
-    row = await ctx.db(
+    row = await ctx.work.write(
         service.trigger_dag_run,
         dag_id,
         dag_run_id=body.dag_run_id,
@@ -104,7 +104,7 @@ async def get_dag_runs(
     order = parse_order_by(order_by, _ORDERABLE)
     if not any(col is dag_run.c.id for col, _ in order):
         order.append((dag_run.c.id, bool(order and order[0][1])))
-    rows, total = await ctx.db(
+    rows, total = await ctx.work.scan(
         service.list_dag_runs,
         dag_id,
         limit=min(limit, ctx.settings.maximum_page_limit),
@@ -126,4 +126,4 @@ async def get_dag_runs(
 @router.get("/{dag_run_id}")
 async def get_dag_run(ctx: Ctx, _user: Reader, dag_id: str, dag_run_id: str) -> Response:
     """One DAG run; 404 with Airflow's message when missing."""
-    return json_response(dag_run_body(await ctx.db(service.get_dag_run, dag_id, dag_run_id)))
+    return json_response(dag_run_body(await ctx.work.read(service.get_dag_run, dag_id, dag_run_id)))
