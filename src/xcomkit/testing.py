@@ -239,14 +239,15 @@ def _prepare(directory: Path) -> tuple[FastAPI, Engine, str, str]:
     from xcomkit.store.db import make_engine, migrate
 
     db_url = f"sqlite:///{directory / 'xcomkit.db'}"
-    engine = make_engine(db_url)
-    migrate(engine)
-    with engine.begin() as conn:
+    setup = make_engine(db_url)
+    migrate(setup)
+    with setup.begin() as conn:
         user_store.upsert_user(conn, ADMIN_USERNAME, hash_password(ADMIN_PASSWORD), "admin")
-    settings = Settings(db=db_url, auth=True, jwt_secret=None, dags_file=None)
-    app = create_app(settings, engine=engine)
+    setup.dispose()
+    # The app makes its own engine from the settings, as `xcomkit serve` does.
+    app = create_app(Settings(db=db_url, auth=True, jwt_secret=None, dags_file=None))
     token = app.state.ctx.tokens.issue(ADMIN_USERNAME, "admin")
-    return app, engine, db_url, token
+    return app, app.state.ctx.engine, db_url, token
 
 
 def create_server(
