@@ -43,6 +43,10 @@ from xcomkit.store.db import (
 app = typer.Typer(
     cls=cli_errors.XcomkitGroup,
     help="xcomkit: Apache Airflow 3's XCom REST API, standalone.",
+    epilog=(
+        "Exit codes: 0 ok, 1 not found, 2 usage, 3 authentication, 4 conflict, "
+        "5 server or connection (docs/cli.md)."
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     # Plain click help: a flag shows no value type (``--no-auth``, not ``--no-auth <bool>``),

@@ -32,6 +32,12 @@ def test_version(xk: Xk) -> None:
     assert (r.exit_code, r.stdout) == (0, f"xcomkit {xcomkit.__version__}\n")
 
 
+def test_help_lists_the_exit_codes(xk: Xk) -> None:
+    r = xk("--help")
+    assert "Exit codes: 0 ok, 1 not found, 2 usage, 3 authentication, 4 conflict," in r.stdout
+    assert "login" in r.stdout and "xcom" in r.stdout
+
+
 def test_flags_show_no_value_in_help(xk: Xk) -> None:
     r = xk("serve", "--help")
     assert r.exit_code == 0
