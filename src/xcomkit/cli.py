@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from xcomkit.logs import log_config
 from xcomkit.manifest import ManifestError, load_manifest, read_manifest
 from xcomkit.private_files import write_private
 from xcomkit.server.auth.passwords import generate_password, hash_password
@@ -74,6 +76,13 @@ DbOption = Annotated[
 #: Where ``serve --demo`` keeps the generated admin password (as Airflow's simple auth
 #: manager keeps its generated passwords in a file beside its database).
 DEMO_PASSWORD_FILE = Path(".xcomkit") / "passwords.json"
+
+
+class LogFormatName(str, Enum):
+    """Choices of ``serve --log-format``."""
+
+    text = "text"
+    json = "json"
 
 
 def _version(value: bool) -> None:
@@ -233,6 +242,10 @@ def serve(
     limit_concurrency: Annotated[
         int, typer.Option(min=1, help="Connections per worker before new requests get 503.")
     ] = 1000,
+    log_format: Annotated[
+        LogFormatName,
+        typer.Option(envvar="XCOMKIT_LOG_FORMAT", help="Log lines as text or JSON objects."),
+    ] = LogFormatName.text,
 ) -> None:
     """Run the API server; migrates an empty or older database first.
 
@@ -275,6 +288,7 @@ def serve(
         http="xcomkit.server.connections:HeaderDeadlineProtocol",
         timeout_keep_alive=keep_alive_timeout,
         limit_concurrency=limit_concurrency,
+        log_config=log_config(log_format.value),
     )
 
 
@@ -300,6 +314,24 @@ def db_recount(db: DbOption = None) -> None:
     with engine.begin() as conn:
         recount(conn)
     out.print("recounted the XComs of every DAG run")
+
+
+def _audit_user_change(action: str, username: str, role: str | None) -> None:
+    """One audit record for a user change made here (who: the operating-system user)."""
+    import getpass
+    import logging.config
+
+    from xcomkit.server.audit import record
+
+    logging.config.dictConfig(log_config())
+    record(
+        who=f"os:{getpass.getuser()}",
+        client="cli",
+        action=action,
+        username=username,
+        role=role,
+        outcome="ok",
+    )
 
 
 #: The shortest password ``users create`` accepts without ``--force``.
@@ -343,6 +375,7 @@ def users_create(
     engine = _engine(_settings(db))
     with engine.begin() as conn:
         created = user_store.upsert_user(conn, username, hash_password(password), role)
+    _audit_user_change("create_user" if created else "update_user", username, role)
     if created:
         out.print(f"created user {username!r} with role {role}", soft_wrap=True)
     else:
@@ -362,6 +395,7 @@ def users_delete(
         deleted = user_store.delete_user(conn, username)
     if not deleted:
         raise cli_errors.CliError(f"no user {username!r}", cli_errors.NOT_FOUND)
+    _audit_user_change("delete_user", username, None)
     out.print(f"deleted user {username!r}", soft_wrap=True)
 
 

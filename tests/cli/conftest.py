@@ -25,6 +25,16 @@ class Run:
 Xk = Callable[..., Run]
 
 
+@pytest.fixture(autouse=True)
+def _logging_config_stays_put(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``xcomkit users ...`` configures logging for its own process (``dictConfig``) to
+    write its audit record. Run in-process here, that would leave handlers on streams
+    CliRunner closes, which the in-process test server's audit records then hit."""
+    import logging.config
+
+    monkeypatch.setattr(logging.config, "dictConfig", lambda _config: None)
+
+
 @pytest.fixture
 def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private config directory (``$XDG_CONFIG_HOME``) for kept tokens."""

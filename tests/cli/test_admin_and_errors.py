@@ -255,3 +255,14 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.stdout.startswith("Usage: xcomkit xcom list")
     assert r.stderr == ""
+
+
+def test_user_changes_leave_an_audit_record_on_stderr(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    r = _run("users", "create", "eve", "--password", "long-enough", "--db", db, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "action=create_user username=eve role=viewer outcome=ok" in r.stderr
+    r = _run("users", "delete", "eve", "--db", db, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "deleted user 'eve'\n"
+    assert "action=delete_user username=eve outcome=ok" in r.stderr

@@ -29,6 +29,7 @@ from starlette.responses import Response
 
 import xcomkit
 from xcomkit import values
+from xcomkit.server.audit import AuditLog
 from xcomkit.server.auth.tokens import TokenService
 from xcomkit.server.deps import ServerContext, current_user, principal_from_header, writer
 from xcomkit.server.encoding import json_response
@@ -205,4 +206,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         max_body_bytes=settings.max_body_bytes,
         login_body_bytes=settings.login_body_bytes,
     )
+    app.add_middleware(AuditLog)  # outermost: sees every answer, the guard's too
     return app

@@ -13,6 +13,7 @@ from pydantic import NonNegativeInt
 from sqlalchemy import Row
 
 from xcomkit import service, values
+from xcomkit.server import audit
 from xcomkit.server.deps import Ctx, Reader, Writer
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import TriggerDAGRunPostBody
@@ -73,6 +74,7 @@ async def trigger_dag_run(
 ) -> Response:
     """Create a manual DAG run: 200 (as Airflow answers, not 201); 404 for an unknown DAG;
     409 for a taken run id or logical date."""
+    audit.note(request, dag_run_id=body.dag_run_id)
     interval = None
     if body.data_interval_start is not None and body.data_interval_end is not None:
         interval = (body.data_interval_start, body.data_interval_end)
