@@ -65,6 +65,8 @@ def _sqlite_progress() -> int:
 #: scan of a million rows tens of millions, so the check costs nothing measurable and
 #: stops a runaway scan within a millisecond or so.
 _PROGRESS_STEPS = 20_000
+#: A write's lock wait is re-set only when it moves by more than this (milliseconds).
+_BUSY_SLACK_MS = 250
 
 
 def make_engine(
@@ -123,12 +125,16 @@ def make_engine(
             mode = options.get("sqlite_begin", "DEFERRED")
             if mode == "IMMEDIATE":
                 # A write takes the lock now: wait for another process's lock no longer
-                # than this request's deadline allows.
+                # than this request's deadline allows. The PRAGMA goes straight to the
+                # driver, and only when the wait changes by more than _BUSY_SLACK_MS.
                 at = getattr(_deadline, "at", None)
                 wait_ms = busy_timeout_ms
                 if at is not None:
                     wait_ms = max(0, min(wait_ms, int((at - time.monotonic()) * 1000)))
-                conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+                info = conn.connection.info
+                if abs(info.get("busy_ms", busy_timeout_ms) - wait_ms) > _BUSY_SLACK_MS:
+                    conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={wait_ms}")
+                    info["busy_ms"] = wait_ms
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
