@@ -12,7 +12,9 @@ the values that must differ (see :func:`normalize`). Then runs examples/seed_exa
 
 Prints: cases, equal, documented divergences, unexpected differences (each as a unified
 diff of the two normalized answers), 5xx from xcomkit. Exits 1 on any unexpected
-difference, xcomkit 5xx, documented divergence not met, or failed seed/client run.
+difference, xcomkit 5xx, documented divergence not met, divergence that
+docs/compatibility.md does not list (a documented case without its row, or an entry of
+compat.cases.OTHER_DIVERGENCES), or failed seed/client run.
 
     .venv/bin/python compat/run.py [--only SUBSTRING] [--json-out FILE] [--skip-clients]
 """
@@ -50,10 +52,12 @@ from compat.airflow_ref import (
     load_manifest,
     reference_airflow,
 )
-from compat.cases import ANY, UNSET, Case, all_cases
+from compat.cases import ANY, OTHER_DIVERGENCES, UNSET, Case, all_cases
 from compat.observe_airflow import make_jwt
 
 REPO = Path(__file__).resolve().parent.parent
+#: The document that must list every divergence the job knows.
+DOC = REPO / "docs" / "compatibility.md"
 BIN = Path(sys.executable).parent
 #: Response headers that are part of the compared answer when a case asks for them.
 NORMALIZED_KEYS = {
@@ -63,6 +67,12 @@ NORMALIZED_KEYS = {
     "dag_versions": "<dag_versions>",
     "git_version": "<git_version>",
     "access_token": "<jwt>",
+    # Set by a state change, at each server's own clock.
+    "end_date": "<end_date>",
+    # Cursors hold sort keys, and so the normalized times above; each server's own are
+    # followed by the cases that use "{next_cursor}" and "{previous_cursor}".
+    "next_cursor": "<cursor>",
+    "previous_cursor": "<cursor>",
 }
 GENERATED_RUN_ID = re.compile(r"manual__\d{4}-\d\d-\d\dT[0-9:.]+\+00:00")
 ERROR_ID = re.compile(r"look for ID [A-Za-z0-9_-]+")
@@ -85,6 +95,8 @@ class Server:
     issuer: str | None
     _tokens: dict[str, str] = field(default_factory=dict)
     _client: httpx.Client | None = None
+    #: The cursors of this server's last DAG-run list answer ("{next_cursor}" in a case).
+    cursors: dict[str, str] = field(default_factory=dict)
 
     def client(self) -> httpx.Client:
         """A client that opens a new connection per request (no keep-alive), so a 5xx
@@ -280,7 +292,18 @@ def send(case: Case, server: Server) -> Answer:
     auth = auth_header(case, server)
     if auth is not None:
         headers["Authorization"] = auth
-    kwargs: dict[str, Any] = {"headers": headers, "params": case.params}
+    params = case.params
+    if params:
+        params = [
+            (
+                k,
+                re.sub(
+                    r"\{(next_cursor|previous_cursor)\}", lambda m: server.cursors.get(m[1], ""), v
+                ),
+            )
+            for k, v in params
+        ]
+    kwargs: dict[str, Any] = {"headers": headers, "params": params}
     if case.content is not None:
         content = case.content
         if isinstance(content, str):
@@ -312,6 +335,8 @@ def send(case: Case, server: Server) -> Answer:
         body = "<html page>"
     else:
         body = response.text
+    if isinstance(body, dict) and "next_cursor" in body:
+        server.cursors = {name: body[name] or "" for name in ("next_cursor", "previous_cursor")}
     return Answer(response.status_code, ctype, body, dict(response.headers))
 
 
@@ -575,6 +600,30 @@ def _short(answer: Answer, other: Answer | None = None) -> str:
     return f"{answer.status} `{text}`" if text else f"{answer.status} (empty)"
 
 
+def doc_request(case: Case) -> str:
+    """A case's request as its row in docs/compatibility.md shows it."""
+    req = describe_request(case)
+    req = req.replace("/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/load/xcomEntries", "X")
+    req = req.replace(
+        "/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/extract/xcomEntries", "X(extract)"
+    )
+    return req.replace("|", "\\|")
+
+
+def missing_from_doc(outcomes: list[Outcome], doc: str) -> list[str]:
+    """The divergences the job knows that ``doc`` (docs/compatibility.md) does not list:
+    a documented case without its row, or an entry of OTHER_DIVERGENCES."""
+    missing = [
+        f"row for {o.case.name!r}: `{doc_request(o.case)}`"
+        for o in outcomes
+        if o.case.expect_xcomkit is not None and f"| `{doc_request(o.case)}` |" not in doc
+    ]
+    missing += [
+        f"entry {subject!r}" for subject, _ in OTHER_DIVERGENCES if f"- **{subject}.**" not in doc
+    ]
+    return missing
+
+
 def compatibility_doc(outcomes: list[Outcome]) -> str:
     """docs/compatibility.md: every documented divergence with both servers' answers."""
     documented = [o for o in outcomes if o.case.expect_xcomkit is not None]
@@ -602,19 +651,13 @@ def compatibility_doc(outcomes: list[Outcome]) -> str:
         "| --- | --- | --- | --- |",
     ]
     for o in documented:
-        req = describe_request(o.case)
-        req = req.replace(
-            "/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/load/xcomEntries", "X"
-        )
-        req = req.replace(
-            "/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/extract/xcomEntries",
-            "X(extract)",
-        )
-        req = req.replace("|", "\\|")
+        req = doc_request(o.case)
         xk = _short(o.xcomkit, o.airflow)
         if o.verdict == "documented-not-met":
             xk += f" **(not yet; documented: {_describe(o.case.expect_xcomkit)})**"
         lines.append(f"| `{req}` | {_short(o.airflow, o.xcomkit)} | {xk} | {o.case.why} |")
+    lines += ["", "## Divergences no request above can show", ""]
+    lines += [f"- **{subject}.** {reason}" for subject, reason in OTHER_DIVERGENCES]
     lines += [
         "",
         "Not in the table, because they are normalized away: xcomkit answers",
@@ -643,12 +686,12 @@ def report(
                     for o in outcomes
                 ],
                 indent=1,
-                ensure_ascii=False,
+                ensure_ascii=True,
                 default=str,
             )
         )
     if args.write_doc:
-        args.write_doc.write_text(compatibility_doc(outcomes))
+        args.write_doc.write_text(compatibility_doc(outcomes), errors="backslashreplace")
     by = {
         v: [o for o in outcomes if o.verdict == v]
         for v in ("equal", "documented", "unexpected", "documented-not-met")
@@ -668,6 +711,10 @@ def report(
             f"\n=== XCOMKIT 5XX: {o.case.name}\n    {describe_request(o.case)}\n"
             f"    {o.xcomkit.status} {o.xcomkit.body!r}"
         )
+    doc_path = args.write_doc or DOC
+    unlisted = missing_from_doc(outcomes, doc_path.read_text() if doc_path.exists() else "")
+    for item in unlisted:
+        print(f"\n=== NOT IN {doc_path.name}: {item}")
     failed_clients = [name for name, ok, _ in client_results if not ok]
     for name, ok, out in client_results:
         counts = re.findall(r"^=*\s*(\d+ (?:passed|failed).*?)\s*=*$", out, re.M)
@@ -681,9 +728,10 @@ def report(
         f"{len(by['unexpected'])} unexpected differences, "
         f"{len(by['documented-not-met'])} documented answers not met, "
         f"{len(xk_5xx)} xcomkit 5xx, "
+        f"{len(unlisted)} divergences missing from {doc_path.name}, "
         f"{len(client_results) - len(failed_clients)}/{len(client_results)} client runs ok"
     )
-    bad = by["unexpected"] or by["documented-not-met"] or xk_5xx or failed_clients
+    bad = by["unexpected"] or by["documented-not-met"] or xk_5xx or failed_clients or unlisted
     return 1 if bad else 0
 
 
