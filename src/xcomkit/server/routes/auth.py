@@ -4,8 +4,9 @@ Answers as Airflow's simple auth manager: 201 ``{"access_token": ...}``; 401
 ``Invalid credentials``; 400 when the user name or password is empty; a body without
 Content-Type is read as JSON; 415 for a Content-Type that does not start with
 ``application/json`` or ``application/x-www-form-urlencoded``; 422 with pydantic's
-error text as a *string* ``detail`` for a body of the wrong shape (Airflow's quirk, kept for compatibility). Where Airflow
-answers 500 (no body at all, or malformed JSON), xcomkit answers 422.
+error text as a *string* ``detail`` for a body of the wrong shape (Airflow's quirk, kept
+for compatibility). Where Airflow answers 500 (no body at all, or malformed JSON),
+xcomkit answers 422.
 """
 
 from __future__ import annotations
