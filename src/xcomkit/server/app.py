@@ -17,7 +17,6 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -28,6 +27,7 @@ import xcomkit
 from xcomkit.server.auth.tokens import TokenService
 from xcomkit.server.deps import ServerContext
 from xcomkit.server.encoding import json_response
+from xcomkit.server.envelope import AirflowGZip
 from xcomkit.server.routes import auth, dag_runs, monitor, xcom
 from xcomkit.service import ServiceError
 from xcomkit.settings import Settings
@@ -49,8 +49,6 @@ _CONTENTION = (
     "server closed the connection",
     "terminating connection",
 )
-#: Airflow's GZipMiddleware threshold (bytes): smaller answers are sent uncompressed.
-GZIP_MINIMUM_SIZE = 1024
 API_V1_REMOVED = (
     "/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."
 )
@@ -145,6 +143,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     for module in (auth, xcom, dag_runs, monitor):
         app.include_router(module.router)
-    # As Airflow's api-server: gzip for answers of 1 KiB or more when the client accepts it.
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE, compresslevel=5)
+    # gzip when the client accepts it, as Airflow's api-server (see server/envelope.py).
+    app.add_middleware(AirflowGZip)
     return app

@@ -307,8 +307,9 @@ async def patch_dag_run(
     return json_response(dag_run_body(row))
 
 
-@router.delete("/{dag_run_id}", status_code=204)
+@router.delete("/{dag_run_id}", status_code=204, response_class=Response)
 async def delete_dag_run(ctx: Ctx, _user: Writer, dag_id: str, dag_run_id: str) -> Response:
     """Delete a run and its XComs: 204; 404 for a missing run; 409 for a running one."""
     await ctx.db(service.delete_dag_run, dag_id, dag_run_id)
-    return Response(status_code=204)
+    # Airflow's 204 carries its JSON content type, with no body.
+    return Response(status_code=204, headers={"content-type": "application/json"})
