@@ -1467,8 +1467,9 @@ def divergent_cases() -> list[Case]:
             params=[("cursor", "kaFh")],
             expect_xcomkit=(400, detail("Invalid cursor token")),
             why="A cursor whose value does not fit its column (here the text 'a' for the "
-            "integer id) is one no server wrote: Airflow hands it to the database, xcomkit "
-            "refuses it as an invalid cursor",
+            "integer id) is one no server wrote: Airflow hands it to the database (SQLite "
+            "then answers an empty page, PostgreSQL an error), xcomkit refuses it as an "
+            "invalid cursor",
         ),
         Case(
             "div create key with NUL",

@@ -54,6 +54,8 @@ from compat.airflow_ref import (
 )
 from compat.cases import ANY, OTHER_DIVERGENCES, UNSET, Case, all_cases
 from compat.observe_airflow import make_jwt
+from compat.raw_http import checks as raw_checks
+from compat.raw_http import run_check
 
 REPO = Path(__file__).resolve().parent.parent
 #: The document that must list every divergence the job knows.
@@ -565,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         outcomes = [compare(c, send(c, af), send(c, xk)) for c in cases]
+        raw_results = compare_raw(af, xk)
         client_results: list[tuple[str, bool, str]] = []
         if not args.skip_clients:
             for server in (af, xk):
@@ -572,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
                 client_results.append((f"seed_example.py against {server.name}", ok, out))
             ok, out = run_client_tests(af)
             client_results.append(("tests/client against airflow", ok, out))
-    return report(outcomes, client_results, args)
+    return report(outcomes, client_results, args, raw_results)
 
 
 def _abbreviate(text: str) -> str:
@@ -633,9 +636,13 @@ def compatibility_doc(outcomes: list[Outcome]) -> str:
         "`make compat` (compat/run.py) sends every request of compat/cases.py to a live",
         "Airflow 3.3.2 (SQLite, simple auth manager, tests/data/manifest.yaml) and to",
         "xcomkit, and compares status, content type and JSON body after normalizing only",
-        "what must differ: `timestamp`, `run_after`, `queued_at`, `dag_versions`,",
-        "`git_version`, access tokens, generated `manual__…` run ids and the random error",
-        "ids in Airflow's 409/500 bodies. Rows of an XCom list that tie on the requested",
+        "what must differ: `timestamp`, `run_after`, `queued_at`, `end_date`,",
+        "`dag_versions`, `git_version`, access tokens, generated `manual__…` run ids, the",
+        "random error ids in Airflow's 409/500 bodies, and DAG-run list cursors (they hold",
+        "sort keys such as those times; the cases that page follow each server's own",
+        "cursors, and cursors of the same rows are the same strings on both). Raw-HTTP",
+        "checks (keep-alive, pipelining, `Connection: close`, `Expect: 100-continue`) are",
+        "compared on both servers too. Rows of an XCom list that tie on the requested",
         "`order_by` and the DAG run are compared as a set (Airflow leaves their order to",
         "the database's query plan).",
         "",
@@ -669,8 +676,41 @@ def compatibility_doc(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def compare_raw(airflow: Server, xcomkit: Server) -> list[tuple[str, str]]:
+    """Each raw-HTTP check (compat/raw_http.py) on both servers: (name, diff; empty when
+    the normalized answers are equal)."""
+    results = []
+    for check in raw_checks(lambda: airflow.token("admin")):
+        a = normalize(run_check(airflow.base_url, check))
+        x = normalize(run_check(xcomkit.base_url, replace_token(check, xcomkit)))
+        diff = ""
+        if a != x:
+            diff = "\n".join(
+                difflib.unified_diff(
+                    _dump({"a": a}), _dump({"a": x}), "airflow", "xcomkit", lineterm=""
+                )
+            )
+        results.append((check.name, diff))
+    return results
+
+
+def replace_token(check: Any, server: Server) -> Any:
+    """The check with the Authorization headers made for ``server``."""
+    from compat.raw_http import RawCheck
+
+    token = f"Bearer {server.token('admin')}"
+    requests = [
+        (m, t, {k: (token if k == "Authorization" else v) for k, v in h.items()}, b)
+        for m, t, h, b in check.requests
+    ]
+    return RawCheck(check.name, requests, check.pipelined)
+
+
 def report(
-    outcomes: list[Outcome], client_results: list[tuple[str, bool, str]], args: argparse.Namespace
+    outcomes: list[Outcome],
+    client_results: list[tuple[str, bool, str]],
+    args: argparse.Namespace,
+    raw_results: list[tuple[str, str]] | None = None,
 ) -> int:
     if args.json_out:
         args.json_out.write_text(
@@ -715,6 +755,11 @@ def report(
     unlisted = missing_from_doc(outcomes, doc_path.read_text() if doc_path.exists() else "")
     for item in unlisted:
         print(f"\n=== NOT IN {doc_path.name}: {item}")
+    raw_results = raw_results or []
+    raw_differ = [name for name, diff in raw_results if diff]
+    for name, diff in raw_results:
+        if diff:
+            print(f"\n=== RAW HTTP DIFFERS: {name}\n{diff}")
     failed_clients = [name for name, ok, _ in client_results if not ok]
     for name, ok, out in client_results:
         counts = re.findall(r"^=*\s*(\d+ (?:passed|failed).*?)\s*=*$", out, re.M)
@@ -729,9 +774,17 @@ def report(
         f"{len(by['documented-not-met'])} documented answers not met, "
         f"{len(xk_5xx)} xcomkit 5xx, "
         f"{len(unlisted)} divergences missing from {doc_path.name}, "
+        f"{len(raw_results) - len(raw_differ)}/{len(raw_results)} raw-HTTP checks equal, "
         f"{len(client_results) - len(failed_clients)}/{len(client_results)} client runs ok"
     )
-    bad = by["unexpected"] or by["documented-not-met"] or xk_5xx or failed_clients or unlisted
+    bad = (
+        by["unexpected"]
+        or by["documented-not-met"]
+        or xk_5xx
+        or failed_clients
+        or unlisted
+        or raw_differ
+    )
     return 1 if bad else 0
 
 
