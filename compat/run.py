@@ -7,8 +7,10 @@ DAGs of tests/data/manifest.yaml and the same DAG runs, created on both through
 triggering_user_name) are made the same way. Then sends each case of compat/cases.py to
 both, in order, and compares status, content type and parsed body after normalizing
 the values that must differ (see :func:`normalize`). Then runs examples/seed_example.py
-(official apache-airflow-client) against both servers and the client test suite
-(tests/client) against the live Airflow.
+(official apache-airflow-client) against both servers, the client test suite
+(tests/client) against the live Airflow, airflowctl's ``dagrun`` and ``xcom`` commands
+against both (outputs compared, compat/airflowctl_run.py), and raw-HTTP connection checks
+against both (compat/raw_http.py).
 
 Prints: cases, equal, documented divergences, unexpected differences (each as a unified
 diff of the two normalized answers), 5xx from xcomkit. Exits 1 on any unexpected
@@ -52,6 +54,9 @@ from compat.airflow_ref import (
     load_manifest,
     reference_airflow,
 )
+from compat.airflowctl_run import VERSION as ctl_version
+from compat.airflowctl_run import compare as airflowctl_compare
+from compat.airflowctl_run import ensure_airflowctl
 from compat.cases import ANY, OTHER_DIVERGENCES, UNSET, Case, all_cases
 from compat.observe_airflow import make_jwt
 from compat.raw_http import checks as raw_checks
@@ -575,6 +580,13 @@ def main(argv: list[str] | None = None) -> int:
                 client_results.append((f"seed_example.py against {server.name}", ok, out))
             ok, out = run_client_tests(af)
             client_results.append(("tests/client against airflow", ok, out))
+            ok, out = airflowctl_compare(
+                ensure_airflowctl(),
+                (af.base_url, af.token("admin")),
+                (xk.base_url, xk.token("admin")),
+                normalize,
+            )
+            client_results.append((f"airflowctl {ctl_version} on both servers", ok, out))
     return report(outcomes, client_results, args, raw_results)
 
 
