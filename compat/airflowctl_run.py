@@ -126,6 +126,8 @@ def compare(
             lines.append(f"airflowctl {' '.join(a['argv'])}")
             lines.append(f"  airflow: {json.dumps(normalize(a), ensure_ascii=False)[:1500]}")
             lines.append(f"  xcomkit: {json.dumps(normalize(x), ensure_ascii=False)[:1500]}")
-    equal = len(COMMANDS) - len(lines) // 3
-    lines.append(f"{equal} passed, {len(lines) // 3} failed ({len(COMMANDS)} airflowctl commands)")
-    return not lines[:-1], "\n".join(lines)
+    lines.append("exit codes on Airflow: " + " ".join(str(a["rc"]) for a in theirs))
+    equal = len(COMMANDS) - (len(lines) - 1) // 3
+    failed = len(COMMANDS) - equal
+    lines.append(f"{equal} passed, {failed} failed ({len(COMMANDS)} airflowctl commands)")
+    return failed == 0, "\n".join(lines)
