@@ -1527,18 +1527,11 @@ def divergent_cases() -> list[Case]:
             load,
             content='{"key": "d_deep", "value": ' + "[" * 300 + "1" + "]" * 300 + "}",
             content_type="application/json",
-            expect_xcomkit=(201, where("the XCom", lambda b: b["key"] == "d_deep")),
-            why="Airflow answers 500 for values nested deeper than about 255 levels (its "
-            "JSON encoder's limit); xcomkit stores and answers them at any depth its body "
-            "limit allows",
+            expect_xcomkit=(422, ANY),
+            why="Airflow answers 500 for values nested deeper than it can serve; xcomkit "
+            "answers 422 past 254 levels (the deepest Airflow 3.3.2 serves)",
         ),
-        Case(
-            "div get value nested 300 levels",
-            "GET",
-            X("d_deep", task="load"),
-            expect_xcomkit=(200, where("the nested value", lambda b: isinstance(b["value"], list))),
-            why="the XCom exists only in xcomkit (see create value nested 300 levels)",
-        ),
+        Case("div get value nested 300 levels", "GET", X("d_deep", task="load")),
         Case(
             "div unknown non-API path",
             "GET",
@@ -1966,14 +1959,15 @@ OTHER_DIVERGENCES: list[tuple[str, str]] = [
     (
         "Concurrent writes",
         "Airflow on SQLite answers 500 (`database is locked`) when writers collide; "
-        "xcomkit takes the write lock at BEGIN, so writers queue: two creates of one key "
-        "give one 201 and one 409, and a lock held past the busy timeout answers 503 with "
-        "`Retry-After`, never a 5xx other than 503.",
+        "xcomkit queues writers (one write lane on SQLite, which takes the lock at BEGIN): "
+        "two creates of one key give one 201 and one 409, and work past the request "
+        "deadline or a full lane answers 503 with `Retry-After`, never another 5xx.",
     ),
     (
-        "Values nested deeper than 255 levels",
-        "Airflow answers 500 (its JSON encoder gives up); xcomkit stores and answers them "
-        "(see the nested-300-levels rows above), bounded only by the request body size.",
+        "Values nested deeper than 254 levels",
+        "Airflow answers 500 when it cannot serve such a value; xcomkit refuses values, "
+        "PATCH bodies and conf nested deeper than 254 levels (the deepest Airflow 3.3.2 "
+        "serves) with 422, and serves every value it holds, in every mode.",
     ),
     (
         "Lone UTF-16 surrogates in text",

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -136,6 +137,29 @@ def api(request: pytest.FixtureRequest, tmp_path: Path, template_db: Path) -> It
     with TestClient(app) as client:
         yield Api(client=client, engine=engine, settings=settings)
     engine.dispose()
+
+
+@pytest.fixture
+def make_api(tmp_path: Path, template_db: Path) -> Iterator[Any]:
+    """A factory of in-process apps on fresh SQLite copies, with settings overridden:
+    ``make_api(request_timeout=0.2)``."""
+    made: list[tuple[TestClient, Engine]] = []
+
+    def factory(**overrides: Any) -> Api:
+        path = tmp_path / f"xcomkit-{len(made)}.db"
+        shutil.copyfile(template_db, path)
+        url = f"sqlite:///{path}"
+        engine = make_engine(url)
+        settings = Settings(db=url, jwt_secret=TEST_SECRET, **overrides)
+        client = TestClient(create_app(settings, engine=engine))
+        client.__enter__()
+        made.append((client, engine))
+        return Api(client=client, engine=engine, settings=settings)
+
+    yield factory
+    for client, engine in made:
+        client.__exit__(None, None, None)
+        engine.dispose()
 
 
 def free_port() -> int:

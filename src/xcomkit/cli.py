@@ -12,16 +12,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
 from xcomkit.manifest import ManifestError, load_manifest, read_manifest
+from xcomkit.private_files import write_private
 from xcomkit.server.auth.passwords import generate_password, hash_password
 from xcomkit.server.auth.roles import ROLES, normalize_role
 from xcomkit.settings import Settings
 from xcomkit.store import users as user_store
-from xcomkit.store.db import make_engine, migrate, needs_migration
+from xcomkit.store.db import (
+    STARTUP_LOCK,
+    locked_transaction,
+    make_engine,
+    migrate,
+    needs_migration,
+)
 
 app = typer.Typer(
     help="xcomkit: Apache Airflow 3's XCom REST API, standalone.", no_args_is_help=True
@@ -47,7 +55,13 @@ DEMO_PASSWORD_FILE = Path(".xcomkit") / "passwords.json"
 
 
 def _settings(db: str | None) -> Settings:
-    return Settings(db=db) if db else Settings()
+    try:
+        return Settings(db=db) if db else Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            err.print(f"[red]error:[/red] {where}: {error['msg']}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def _engine(settings: Settings, *, migrate_if_needed: bool = True) -> Engine:
@@ -71,15 +85,13 @@ def _demo_admin(engine: Engine) -> tuple[str, str | None]:
     saved: dict[str, str] = {}
     if DEMO_PASSWORD_FILE.exists():
         saved = json.loads(DEMO_PASSWORD_FILE.read_text())
-    with engine.begin() as conn:
+    with locked_transaction(engine, STARTUP_LOCK) as conn:
         exists = user_store.get_user(conn, "admin") is not None
         if exists:
             return "admin", saved.get("admin")
         password = saved.get("admin") or generate_password()
         user_store.upsert_user(conn, "admin", hash_password(password), "admin")
-    DEMO_PASSWORD_FILE.parent.mkdir(exist_ok=True)
-    DEMO_PASSWORD_FILE.write_text(json.dumps({"admin": password}))
-    DEMO_PASSWORD_FILE.chmod(0o600)
+    write_private(DEMO_PASSWORD_FILE, json.dumps({"admin": password}))
     return "admin", password
 
 
@@ -98,10 +110,39 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Create an admin user if none exists and print it.")
     ] = False,
+    request_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a request may spend on database work before 503 [10]."),
+    ] = None,
+    max_body_bytes: Annotated[
+        int | None, typer.Option(help="Largest request body, in bytes, before 413 [16 MiB].")
+    ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a connection may take to send a request head [10]."),
+    ] = None,
+    keep_alive_timeout: Annotated[
+        int, typer.Option(min=1, help="Seconds an idle keep-alive connection stays open.")
+    ] = 5,
+    limit_concurrency: Annotated[
+        int, typer.Option(min=1, help="Connections per worker before new requests get 503.")
+    ] = 1000,
 ) -> None:
-    """Run the API server; migrates an empty or older database first."""
+    """Run the API server; migrates an empty or older database first.
+
+    Every option also reads from its ``XCOMKIT_*`` environment variable (docs/server.md).
+    """
     import uvicorn
 
+    from xcomkit.server.connections import HEADER_TIMEOUT_ENV, raise_fd_limit
+
+    for env, given in (
+        ("XCOMKIT_REQUEST_TIMEOUT", request_timeout),
+        ("XCOMKIT_MAX_BODY_BYTES", max_body_bytes),
+        (HEADER_TIMEOUT_ENV, header_timeout),
+    ):
+        if given is not None:
+            os.environ[env] = str(given)  # read again by each worker process
     settings = _settings(db)
     engine = _engine(settings)
     if dags is not None:
@@ -116,6 +157,7 @@ def serve(
     os.environ["XCOMKIT_DB"] = settings.db
     os.environ["XCOMKIT_AUTH"] = "false" if no_auth else "true"
     out.print(f"xcomkit serving on http://{host}:{port}  (database {settings.db})")
+    raise_fd_limit()
     uvicorn.run(
         "xcomkit.server.asgi:app",
         host=host,
@@ -123,6 +165,9 @@ def serve(
         workers=workers,
         log_level="warning",
         access_log=False,
+        http="xcomkit.server.connections:HeaderDeadlineProtocol",
+        timeout_keep_alive=keep_alive_timeout,
+        limit_concurrency=limit_concurrency,
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from xcomkit import service
 from xcomkit.store import registry
+from xcomkit.store.db import STARTUP_LOCK, locked_transaction
 from xcomkit.values import MAX_ID_LENGTH
 
 
@@ -110,7 +111,8 @@ def load_manifest(engine: Engine, manifest: Manifest) -> tuple[int, int]:
     Returns:
         (number of DAGs written, number of DAG runs created).
     """
-    with engine.begin() as conn:
+    # Under the start-up lock: servers started together on one database load in turn.
+    with locked_transaction(engine, STARTUP_LOCK) as conn:
         for d in manifest.dag_defs():
             registry.upsert_dag(conn, d)
     created = 0

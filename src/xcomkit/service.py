@@ -8,7 +8,9 @@ The HTTP layer maps them to status codes; nothing here knows about requests.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, text
 
 from xcomkit import values
-from xcomkit.store import dag_runs, registry, xcoms
+from xcomkit.store import dag_runs, logins, registry, xcoms
 from xcomkit.store import users as user_store
 
 log = logging.getLogger("xcomkit.service")
@@ -43,6 +45,19 @@ class NotFound(ServiceError):
     """A DAG, task, DAG run or XCom does not exist (HTTP 404)."""
 
     status_code = 404
+
+
+class TooManyAttempts(ServiceError):
+    """Too many failed logins for this user or client in the window (HTTP 429).
+
+    ``retry_after`` is the number of whole seconds until the window reopens.
+    """
+
+    status_code = 429
+
+    def __init__(self, detail: Any, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class Conflict(ServiceError):
@@ -440,14 +455,55 @@ def database_is_up(engine: Engine) -> bool:
 # --------------------------------------------------------------------------- users
 
 
-def authenticate(engine: Engine, username: str, password: str) -> str | None:
-    """The role of the user when ``password`` is right, else None. Slow by design."""
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed logins a user name and a client address may make in ``window``
+    seconds before logins for them answer 429 (0 turns that limit off)."""
+
+    per_user: int = 10
+    per_client: int = 50
+    window: float = 60.0
+
+
+def authenticate(
+    engine: Engine,
+    username: str,
+    password: str,
+    *,
+    client: str | None = None,
+    limits: LoginLimits | None = None,
+) -> str | None:
+    """The role of the user when ``password`` is right, else None. Slow by design.
+
+    With ``limits``, failures are counted per user name and per ``client`` address in
+    the database (shared by every worker and host), and a login for a user or client at
+    its limit is refused before the password is checked.
+
+    Raises:
+        TooManyAttempts: the user or the client is at its limit of failures.
+    """
     from xcomkit.server.auth.passwords import verify_password
 
+    buckets: dict[str, int] = {}
+    if limits is not None:
+        if limits.per_user:
+            buckets[f"user:{username}"] = limits.per_user
+        if limits.per_client and client:
+            buckets[f"client:{client}"] = limits.per_client
+    now = time.time()
     with _read(engine) as conn:
+        if buckets and limits is not None:
+            wait = logins.seconds_blocked(conn, buckets, window=limits.window, now=now)
+            if wait is not None:
+                raise TooManyAttempts(
+                    "Too many failed logins; retry later.", retry_after=max(1, math.ceil(wait))
+                )
         row = user_store.get_user(conn, username)
     ok, new_hash = verify_password(row.password_hash if row else None, password)
     if not ok or row is None:
+        if buckets and limits is not None:
+            with _write(engine) as conn:
+                logins.record_failure(conn, buckets, window=limits.window, now=time.time())
         return None
     if new_hash:
         with _write(engine) as conn:

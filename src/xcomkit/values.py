@@ -43,6 +43,12 @@ MIN_MAP_INDEX = -(2**31)
 MAX_MAP_INDEX = 2**31 - 1
 
 
+#: Deepest nesting of objects and arrays accepted in any JSON a request carries (an XCom
+#: value, a DAG run's ``conf``; ``[]`` is depth 1). Airflow 3.3.2 serves values up to
+#: this depth in every mode and fails with 500 beyond it; xcomkit refuses them with 422.
+MAX_JSON_DEPTH = 254
+
+
 class XComValueError(ValueError):
     """A value that cannot be stored as an XCom. ``str(exc)`` is the user-facing reason."""
 
@@ -105,12 +111,37 @@ def find_lone_surrogate(value: Any) -> str | None:
     return None
 
 
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``value`` nests objects/arrays more than ``limit`` levels deep.
+
+    Iterative, so any depth the JSON parser produced is measured without recursion.
+    """
+    if not isinstance(value, (dict, list)):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def depth_error(what: str) -> str:
+    """The user-facing reason for a value nested beyond :data:`MAX_JSON_DEPTH`."""
+    return f"{what} is nested more than {MAX_JSON_DEPTH} levels deep"
+
+
 def check_value(value: Any) -> Any:
     """Validate a request body's ``value``; return it unchanged.
 
     Raises:
-        XComValueError: reserved serialization keys, with Airflow's message.
+        XComValueError: reserved serialization keys, with Airflow's message; nesting
+            beyond :data:`MAX_JSON_DEPTH`.
     """
+    if too_deep(value):
+        raise XComValueError(depth_error("value"))
     hit = find_reserved_keys(value)
     if hit:
         path, keys = hit
@@ -167,17 +198,58 @@ def decode(text: str | None) -> Any:
 
 
 def deserialize(value: Any) -> Any:
-    """Airflow's ``deserialize=true``: re-parse a stored JSON string, else return as is."""
+    """Airflow's ``deserialize=true``: re-parse a stored JSON string, else return as is.
+
+    A string whose JSON nests beyond :data:`MAX_JSON_DEPTH` is returned as the string
+    (Airflow answers 500 there), so every stored value can be served.
+    """
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
             return value
+        if too_deep(parsed):
+            return value
+        return parsed
     return value
 
 
 def stringify(value: Any) -> str | None:
-    """Airflow's ``stringify=true``: Python's ``str()`` of the value; ``None`` stays ``None``."""
+    """Airflow's ``stringify=true``: Python's ``str()`` of the value; ``None`` stays ``None``.
+
+    Values nested beyond :data:`MAX_JSON_DEPTH` (stored before that limit existed) are
+    rendered without recursion, to the same text ``str()`` gives.
+    """
     if value is None:
         return None
+    if too_deep(value):
+        return _python_text(value)
     return str(value)
+
+
+def _python_text(value: Any) -> str:
+    """``str(value)`` for a JSON-shaped dict or list of any depth (iterative)."""
+    out: list[str] = []
+    # Work items: a value to render, or a literal piece of text to emit.
+    stack: list[tuple[bool, Any]] = [(False, value)]
+    while stack:
+        literal, item = stack.pop()
+        if literal:
+            out.append(item)
+        elif isinstance(item, dict):
+            pieces: list[tuple[bool, Any]] = [(True, "{")]
+            for i, (k, v) in enumerate(item.items()):
+                pieces += [(True, (", " if i else "") + repr(k) + ": "), (False, v)]
+            pieces.append((True, "}"))
+            stack.extend(reversed(pieces))
+        elif isinstance(item, list):
+            pieces = [(True, "[")]
+            for i, v in enumerate(item):
+                if i:
+                    pieces.append((True, ", "))
+                pieces.append((False, v))
+            pieces.append((True, "]"))
+            stack.extend(reversed(pieces))
+        else:
+            out.append(repr(item))
+    return "".join(out)

@@ -92,20 +92,93 @@ def test_deeply_nested_json_string_value_is_stored(api) -> None:
     assert r.status_code == 201, r.text
 
 
-def test_deeply_nested_value_reads_in_every_mode(api) -> None:
-    value: object = 1
-    for _ in range(600):
+def nested(depth: int, leaf: object = 1) -> object:
+    value = leaf
+    for _ in range(depth):
         value = [value]
+    return value
+
+
+READ_MODES = (
+    {},
+    {"deserialize": "true"},
+    {"stringify": "true"},
+    {"deserialize": "true", "stringify": "true"},
+)
+
+
+def test_value_at_the_depth_limit_is_accepted_and_reads_in_every_mode(api) -> None:
+    from xcomkit.values import MAX_JSON_DEPTH
+
+    value = nested(MAX_JSON_DEPTH)
     raw = json.dumps({"key": "deep2", "value": value})
     assert post_raw(api, api.xcom_url(), raw).status_code == 201
     url = api.xcom_url(key="deep2")
-    for params in ({}, {"deserialize": "true"}, {"stringify": "true"}):
+    for params in READ_MODES:
         r = api.client.get(url, params=params, headers=api.headers())
         assert r.status_code == 200, (params, r.text[:200])
+        got = json.loads(r.text)["value"]
+        assert got == (str(value) if "stringify" in params else value)
+    listed = api.client.get(api.xcom_url(), params={"xcom_key": "deep2"}, headers=api.headers())
+    assert listed.status_code == 200
+    patched = api.client.patch(
+        url,
+        content=json.dumps({"value": nested(MAX_JSON_DEPTH, "p")}),
+        headers={**api.headers(), **JSON},
+    )
+    assert patched.status_code == 200
+
+
+@pytest.mark.parametrize("depth", [255, 600, 959, 961, 5000, 100_000])
+def test_values_past_the_depth_limit_are_422_everywhere(api, depth) -> None:
+    deep = "[" * depth + "]" * depth
+    for url, raw, method in (
+        (api.xcom_url(), f'{{"key": "d{depth}", "value": {deep}}}', "POST"),
+        (api.xcom_url(key="k"), f'{{"value": {deep}}}', "PATCH"),
+        (
+            DAG_RUNS,
+            f'{{"logical_date": null, "dag_run_id": "c{depth}", "conf": {{"a": {deep}}}}}',
+            "POST",
+        ),
+    ):
+        r = api.client.request(method, url, content=raw.encode(), headers={**api.headers(), **JSON})
+        assert r.status_code == 422, (method, url, r.status_code, r.text[:200])
+        assert "nested more than 254 levels deep" in r.text
+    r = api.client.get(api.xcom_url(key=f"d{depth}"), headers=api.headers())
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize("depth", [255, 1000, 100_000])
+def test_string_holding_json_too_deep_is_served_as_the_string(api, depth) -> None:
+    deep = "[" * depth + "]" * depth
+    r = api.client.post(api.xcom_url(), json={"key": "sd", "value": deep}, headers=api.headers())
+    assert r.status_code == 201
+    for params in READ_MODES:
+        r = api.client.get(api.xcom_url(key="sd"), params=params, headers=api.headers())
+        assert r.status_code == 200, params
+        assert json.loads(r.text)["value"] == deep
+
+
+def test_values_stored_deeper_than_the_limit_still_read_in_every_mode(api) -> None:
+    """Rows written before the limit existed (or behind xcomkit's back) are still served."""
+    from xcomkit.store.schema import xcom
+
+    value = nested(900)
+    r = api.client.post(api.xcom_url(), json={"key": "legacy", "value": 0}, headers=api.headers())
+    assert r.status_code == 201
+    with api.engine.begin() as conn:
+        conn.execute(xcom.update().where(xcom.c.key == "legacy").values(value=json.dumps(value)))
+    for params in READ_MODES:
+        r = api.client.get(api.xcom_url(key="legacy"), params=params, headers=api.headers())
+        assert r.status_code == 200, (params, r.text[:200])
+        got = json.loads(r.text)["value"]
+        assert got == ("[" * 900 + "1" + "]" * 900 if "stringify" in params else value)
+    r = api.client.get(api.xcom_url(), params={"xcom_key": "legacy"}, headers=api.headers())
+    assert r.status_code == 200
 
 
 def test_deeply_nested_login_body_is_422(api) -> None:
-    r = api.client.post("/auth/token", content=b"[" * 100000, headers=JSON)
+    r = api.client.post("/auth/token", content=b"[" * 50_000, headers=JSON)
     assert r.status_code == 422
 
 
@@ -149,21 +222,44 @@ def test_keys_the_path_cannot_address_are_refused(api, key) -> None:
     assert r.status_code == 422
 
 
+class _PgError(Exception):
+    def __init__(self, sqlstate: str, message: str):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
 @pytest.mark.parametrize(
     "error",
     [
         lambda: __import__("sqlalchemy").exc.TimeoutError("QueuePool limit of size 8 reached"),
         lambda: __import__("sqlalchemy").exc.OperationalError(
-            "SELECT 1", {}, Exception("server closed the connection unexpectedly")
+            "SELECT 1", {}, __import__("psycopg").OperationalError("server closed the connection")
         ),
         lambda: __import__("sqlalchemy").exc.OperationalError(
             "SELECT 1", {}, Exception("x"), connection_invalidated=True
         ),
         lambda: __import__("sqlalchemy").exc.OperationalError(
-            "SELECT 1", {}, Exception("database is locked")
+            "SELECT 1", {}, __import__("sqlite3").OperationalError("database is locked")
+        ),
+        lambda: __import__("sqlalchemy").exc.OperationalError(
+            "SELECT 1", {}, _PgError("57P03", "the database system is starting up")
+        ),
+        lambda: __import__("sqlalchemy").exc.OperationalError(
+            "SELECT 1", {}, _PgError("57P01", "the database system is shutting down")
+        ),
+        lambda: __import__("sqlalchemy").exc.InterfaceError(
+            "SELECT 1", {}, __import__("psycopg").InterfaceError("the connection is lost")
         ),
     ],
-    ids=["pool-timeout", "server-closed", "invalidated", "locked"],
+    ids=[
+        "pool-timeout",
+        "server-closed",
+        "invalidated",
+        "locked",
+        "starting-up",
+        "shutting-down",
+        "connection-lost",
+    ],
 )
 def test_unavailable_database_is_503_with_retry_after(api, monkeypatch, error) -> None:
     from xcomkit import service

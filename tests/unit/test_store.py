@@ -31,16 +31,17 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
 
 
-def test_migration_0002_keeps_runs_and_dates_them(tmp_path) -> None:
-    """A database at 0001 with a run moves to 0002: the run keeps its XCom count and gets
-    updated_at from its queued_at; the partition columns are NULL."""
+def test_migration_0003_keeps_runs_and_dates_them(tmp_path) -> None:
+    """A database at 0001 with a run moves to the head (0003 adds the columns): the run
+    keeps its XCom count and gets updated_at from its queued_at; partition columns NULL."""
     from alembic import command
     from sqlalchemy import text
 
     from xcomkit.store.db import _alembic_config
 
     engine = make_engine(f"sqlite:///{tmp_path / 'u.db'}")
-    command.upgrade(_alembic_config(engine), "0001")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO dag (dag_id, dag_display_name) VALUES ('d', 'D')"))
         conn.execute(

@@ -12,43 +12,40 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 import xcomkit
+from xcomkit import values
 from xcomkit.server.auth.tokens import TokenService
-from xcomkit.server.deps import ServerContext
+from xcomkit.server.deps import ServerContext, current_user, principal_from_header, writer
 from xcomkit.server.encoding import json_response
 from xcomkit.server.envelope import AirflowGZip
+from xcomkit.server.execution import Unavailable, WorkLanes
+from xcomkit.server.guard import RequestGuard
 from xcomkit.server.routes import auth, dag_runs, monitor, xcom
-from xcomkit.service import ServiceError
+from xcomkit.server.ui import router as ui_router
+from xcomkit.service import ServiceError, TooManyAttempts
 from xcomkit.settings import Settings
 from xcomkit.store import users as user_store
-from xcomkit.store.db import make_engine
+from xcomkit.store.db import STARTUP_LOCK, locked_transaction, make_engine
+from xcomkit.store.faults import is_transient
 
 log = logging.getLogger("xcomkit.server")
 
 JWT_SECRET_SETTING = "jwt_secret"
-#: Words in a driver's error that mean lock contention or an unreachable server.
-_CONTENTION = (
-    "locked",
-    "busy",
-    "deadlock",
-    "could not serialize",
-    "lock timeout",
-    "connection refused",
-    "could not connect",
-    "server closed the connection",
-    "terminating connection",
-)
 API_V1_REMOVED = (
     "/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."
 )
@@ -61,10 +58,27 @@ def jwt_secret(settings: Settings, engine: Engine) -> str:
     """
     if settings.jwt_secret:
         return settings.jwt_secret
-    with engine.begin() as conn:
+    with locked_transaction(engine, STARTUP_LOCK) as conn:
         return user_store.get_or_create_setting(
             conn, JWT_SECRET_SETTING, lambda: secrets.token_urlsafe(48)
         )
+
+
+_TOO_DEEP_TO_ECHO = "(not echoed: nested too deep)"
+
+
+def _echoable(errors: Sequence[dict[str, Any]] | str) -> Any:
+    """Validation errors ready to encode; an ``input`` nested beyond the JSON depth limit
+    is replaced by a note (echoing it could exhaust the encoder's recursion). A string
+    (the login route's Airflow-style detail) is passed through."""
+    if isinstance(errors, str):
+        return errors
+    safe = []
+    for error in errors:
+        if values.too_deep(error.get("input")):
+            error = {**error, "input": _TOO_DEEP_TO_ECHO}
+        safe.append(error)
+    return jsonable_encoder(safe)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -75,32 +89,62 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         engine: an engine to use instead of one made from ``settings.db``.
     """
     settings = settings or Settings()
-    engine = engine or make_engine(settings.db, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = engine or make_engine(
+        settings.db,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.read_threads
+        + settings.scan_threads
+        + settings.write_threads
+        + settings.hash_threads,
+        statement_timeout_ms=int(settings.request_timeout * 1000),
+    )
+    work = WorkLanes(
+        engine,
+        request_timeout=settings.request_timeout,
+        read_threads=settings.read_threads,
+        scan_threads=settings.scan_threads,
+        write_threads=settings.write_threads,
+        hash_threads=settings.hash_threads,
+        max_waiting=settings.max_waiting,
+    )
     tokens = TokenService(
         jwt_secret(settings, engine),
         expiration_seconds=settings.jwt_expiration_seconds,
         cache_seconds=settings.token_cache_seconds,
     )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        work.shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="xcomkit",
         version=xcomkit.__version__,
         description="Apache Airflow 3's XCom REST API, standalone.",
     )
-    app.state.ctx = ServerContext(settings=settings, engine=engine, tokens=tokens)
+    app.state.ctx = ServerContext(settings=settings, engine=engine, tokens=tokens, work=work)
     # Airflow redirects nothing: "/api/v2/version/" is an unknown route, not a 307.
     app.router.redirect_slashes = False
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> Response:
-        return json_response({"detail": exc.detail}, exc.status_code)
+        headers = None
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after)}
+        return json_response({"detail": exc.detail}, exc.status_code, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
-        return json_response({"detail": jsonable_encoder(exc.errors())}, 422)
+        return json_response({"detail": _echoable(exc.errors())}, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Unknown API paths answer as Airflow's api-server does, with "error", not "detail".
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+            # FastAPI's JSON parser gave up on the body's nesting before validation ran.
+            return json_response({"detail": values.depth_error("the request body")}, 422)
         if exc.status_code == 404 and exc.detail == "Not Found":
             path = request.url.path
             if path.startswith("/api/v2"):
@@ -126,15 +170,20 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             headers={"Retry-After": "1"},
         )
 
-    @app.exception_handler(OperationalError)
-    async def _database_busy(_request: Request, exc: OperationalError) -> Response:
-        # Contention, or a connection the database dropped (restart, outage; SQLAlchemy
-        # then invalidates the pool and the next request reconnects): worth a retry.
-        # Any other operational error is a bug, and stays a 500.
-        contention = any(sign in str(exc.orig).lower() for sign in _CONTENTION)
-        if not (contention or exc.connection_invalidated):
+    @app.exception_handler(DBAPIError)
+    async def _database_unavailable(_request: Request, exc: DBAPIError) -> Response:
+        # Contention, a restart, an outage, a cancelled statement: worth a retry (a
+        # dropped connection also invalidates the pool, and the next request reconnects).
+        # Any other database error is a bug, and stays a 500.
+        if not is_transient(exc):
             raise exc
         return _unavailable(exc.orig)
+
+    @app.exception_handler(Unavailable)
+    async def _busy(_request: Request, exc: Unavailable) -> Response:
+        # A full work lane or a passed deadline: the work was not done; retry.
+        log.warning("answered 503: %s", exc.detail)
+        return json_response({"detail": exc.detail}, 503, headers={"Retry-After": "1"})
 
     @app.exception_handler(PoolTimeoutError)
     async def _pool_exhausted(_request: Request, exc: PoolTimeoutError) -> Response:
@@ -143,6 +192,21 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     for module in (auth, xcom, dag_runs, monitor):
         app.include_router(module.router)
-    # gzip when the client accepts it, as Airflow's api-server (see server/envelope.py).
+
+    # The web page at "/" (docs/ui.md): static files, a client of the API above.
+    app.include_router(ui_router)
+
+    ctx: ServerContext = app.state.ctx
+    app.add_middleware(
+        RequestGuard,
+        fastapi_app=app,
+        authenticate=partial(principal_from_header, ctx),
+        caller_dep=current_user,
+        writer_dep=writer,
+        max_body_bytes=settings.max_body_bytes,
+        login_body_bytes=settings.login_body_bytes,
+    )
+    # Outermost, as in Airflow's api-server: gzip when the client accepts it (see
+    # server/envelope.py), for the guard's own answers too.
     app.add_middleware(AirflowGZip)
     return app

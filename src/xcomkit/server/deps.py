@@ -7,43 +7,30 @@ Authentication answers as Airflow 3.3.2 does: no or non-Bearer credentials give
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from xcomkit.server.auth.roles import can_write
 from xcomkit.server.auth.tokens import ExpiredToken, InvalidToken, Principal, TokenService
+from xcomkit.server.execution import WorkLanes
+from xcomkit.server.guard import PRINCIPAL_STATE
 from xcomkit.settings import Settings
-
-T = TypeVar("T")
 
 
 @dataclass
 class ServerContext:
-    """What every request needs: settings, the database engine and the token service."""
+    """What every request needs: settings, the database engine, the token service and
+    the lanes where blocking work runs (:class:`~xcomkit.server.execution.WorkLanes`)."""
 
     settings: Settings
     engine: Engine
     tokens: TokenService
-
-    def __post_init__(self) -> None:
-        self._inline = self.engine.dialect.name == "sqlite"
-
-    async def db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(engine, *args, **kwargs)``: a service call, run where it costs least.
-
-        On SQLite, inline on the event loop: a call on a local file takes microseconds,
-        less than a thread hop. On a networked database (PostgreSQL), in a worker
-        thread, so that round trips never hold the event loop and requests overlap.
-        """
-        if self._inline:
-            return fn(self.engine, *args, **kwargs)
-        return await run_in_threadpool(fn, self.engine, *args, **kwargs)
+    work: WorkLanes
 
 
 async def get_ctx(request: Request) -> ServerContext:
@@ -60,8 +47,8 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 _ANONYMOUS_ADMIN = Principal("anonymous", "admin")
 
 
-async def current_user(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
-    """The caller, from a verified bearer token (an anonymous admin under ``--no-auth``).
+def verify_bearer(ctx: ServerContext, token: str | None) -> Principal:
+    """The caller a bearer token speaks for (an anonymous admin under ``--no-auth``).
 
     Raises:
         HTTPException: 401 or 403 with Airflow's ``detail`` (see module docstring).
@@ -76,6 +63,30 @@ async def current_user(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_sch
         raise HTTPException(status_code=401, detail="Token Expired") from None
     except InvalidToken:
         raise HTTPException(status_code=403, detail="Invalid JWT token") from None
+
+
+def principal_from_header(ctx: ServerContext, authorization: str | None) -> Principal:
+    """:func:`verify_bearer` for a raw ``Authorization`` header value (or None).
+
+    Only the ``Bearer`` scheme (any case) carries a token, as for OAuth2PasswordBearer.
+    """
+    scheme, token = get_authorization_scheme_param(authorization)
+    return verify_bearer(ctx, token if authorization and scheme.lower() == "bearer" else None)
+
+
+async def current_user(
+    request: Request, ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    """The caller: as the request guard verified it before the body, or from the token.
+
+    Raises:
+        HTTPException: 401 or 403 with Airflow's ``detail`` (see module docstring).
+    """
+    state = request.scope.get("state")
+    known = state.get(PRINCIPAL_STATE) if state else None
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    return verify_bearer(ctx, token)
 
 
 Reader = Annotated[Principal, Depends(current_user)]

@@ -28,7 +28,8 @@ from xcomkit.server.patterns import MAX_PATTERN_LENGTH
 
 class StrictModel(BaseModel):
     """Base for request bodies: unknown fields are refused with 422, and so are strings
-    holding lone UTF-16 surrogates (``"\\ud800"``), which no database can store."""
+    holding lone UTF-16 surrogates (``"\\ud800"``), which no database can store, and
+    JSON fields (``value``, ``conf``) nested beyond :data:`xcomkit.values.MAX_JSON_DEPTH`."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -42,6 +43,9 @@ class StrictModel(BaseModel):
                 "surrogate, which is not valid Unicode text"
             )
         if isinstance(data, dict):
+            for name in _JSON_FIELDS.intersection(data):
+                if values.too_deep(data[name]):
+                    raise ValueError(values.depth_error(name))
             # Fields stored in their own columns (not JSON values, where NUL is escaped).
             for name, field in data.items():
                 if name not in _JSON_FIELDS and isinstance(field, str) and "\x00" in field:

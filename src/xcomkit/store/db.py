@@ -1,17 +1,24 @@
 """Engine creation and schema migrations.
 
-SQLite gets WAL journaling, a busy timeout, foreign keys and ``synchronous=NORMAL``
-(durable across application crashes; the last transactions may roll back on power
-loss, as WAL documents). Other backends (PostgreSQL) get a pooled engine.
+SQLite gets an owner-only database file (mode 0600), WAL journaling, a busy timeout,
+foreign keys and ``synchronous=NORMAL`` (durable across application crashes; the last
+transactions may roll back on power loss, as WAL documents). Other backends
+(PostgreSQL) get a pooled engine.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+
+from xcomkit.private_files import secure_sqlite_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -20,13 +27,59 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 #: The newest migration's revision id. Kept here so that checking a database at start-up
 #: needs no Alembic import (a test checks it equals Alembic's head).
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -> Engine:
+_deadline = threading.local()
+
+
+@contextlib.contextmanager
+def deadline(at: float | None) -> Iterator[None]:
+    """Bound the database work this thread does inside the block by ``at``.
+
+    ``at`` is a :func:`time.monotonic` instant (None: no bound). On SQLite a statement
+    still running at ``at`` is interrupted (``sqlite3.OperationalError: interrupted``)
+    and a write waits for another process's lock only until ``at``. On PostgreSQL the
+    engine's ``statement_timeout`` bounds each statement instead.
+    """
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = at
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+def deadline_passed() -> bool:
+    """True when this thread's :func:`deadline` is set and has passed."""
+    at = getattr(_deadline, "at", None)
+    return at is not None and time.monotonic() >= at
+
+
+def _sqlite_progress() -> int:
+    # Called by SQLite every _PROGRESS_STEPS virtual-machine steps; non-zero interrupts.
+    return 1 if deadline_passed() else 0
+
+
+#: SQLite VM steps between deadline checks: a point query takes a few hundred steps, a
+#: scan of a million rows tens of millions, so the check costs nothing measurable and
+#: stops a runaway scan within a millisecond or so.
+_PROGRESS_STEPS = 20_000
+
+
+def make_engine(
+    url: str,
+    *,
+    busy_timeout_ms: int = 30000,
+    pool_size: int = 8,
+    statement_timeout_ms: int | None = None,
+) -> Engine:
     """Create an engine for ``url`` (a SQLAlchemy URL such as ``sqlite:///xcomkit.db``).
 
     A bare ``postgresql://`` URL is read as ``postgresql+psycopg://`` (psycopg 3).
+    ``pool_size`` connections are kept (as many again may overflow).
+    ``statement_timeout_ms`` bounds every PostgreSQL statement and the wait for a pooled
+    connection; on SQLite, :func:`deadline` does that per request.
 
     Raises:
         sqlalchemy.exc.ArgumentError: the URL cannot be parsed.
@@ -37,8 +90,16 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
+        if parsed.database not in (None, "", ":memory:"):
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
         engine = create_engine(parsed, **kwargs)
         is_memory = parsed.database in (None, "", ":memory:")
+        if not is_memory and not parsed.query.get("uri"):
+            # Owner-only before SQLite first opens it: the file holds password hashes
+            # and the JWT secret; its -wal and -shm files inherit the mode.
+            with contextlib.suppress(FileNotFoundError):  # SQLite reports the missing dir
+                secure_sqlite_file(Path(str(parsed.database)))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -52,13 +113,23 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            dbapi_conn.set_progress_handler(_sqlite_progress, _PROGRESS_STEPS)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             options = conn.get_execution_options()
             if options.get("isolation_level") == "AUTOCOMMIT":
                 return  # single-statement reads: no transaction at all
-            conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
+            mode = options.get("sqlite_begin", "DEFERRED")
+            if mode == "IMMEDIATE":
+                # A write takes the lock now: wait for another process's lock no longer
+                # than this request's deadline allows.
+                at = getattr(_deadline, "at", None)
+                wait_ms = busy_timeout_ms
+                if at is not None:
+                    wait_ms = max(0, min(wait_ms, int((at - time.monotonic()) * 1000)))
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     kwargs["pool_size"] = pool_size
@@ -66,32 +137,66 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, pool_size: int = 8) -
     # No pre-ping (a round trip per request); a connection the server dropped is
     # detected on use, the pool is invalidated and the next request reconnects.
     kwargs["pool_recycle"] = 1800
+    if statement_timeout_ms:
+        timeout = int(statement_timeout_ms)
+        kwargs["pool_timeout"] = timeout / 1000
+        kwargs["connect_args"] = {
+            "options": f"-c statement_timeout={timeout} -c lock_timeout={timeout}",
+            "connect_timeout": max(1, timeout // 1000),
+        }
     return create_engine(parsed, **kwargs)
 
 
-def _alembic_config(engine: Engine) -> Config:
+#: Name of the lock that serializes schema migrations across processes and hosts.
+MIGRATION_LOCK = "xcomkit:migrate"
+#: Name of the lock that serializes start-up writes (manifest, demo user, secret).
+STARTUP_LOCK = "xcomkit:startup"
+
+
+@contextlib.contextmanager
+def locked_transaction(engine: Engine, name: str) -> Iterator[Connection]:
+    """A write transaction that holds the database-wide lock ``name`` until it ends.
+
+    Several processes (``db migrate`` run twice, servers starting together) that do the
+    same start-up work take turns instead of racing: on SQLite through the write lock
+    taken at ``BEGIN IMMEDIATE``, on PostgreSQL through a transaction-scoped advisory
+    lock (``pg_advisory_xact_lock``) on a hash of ``name``.
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+            yield conn
+        return
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+        yield conn
+
+
+def _alembic_config(connection: Connection | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["engine"] = engine
+    cfg.attributes["connection"] = connection
     return cfg
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the database schema to the newest revision (idempotent)."""
+    """Bring the database schema to the newest revision (idempotent).
+
+    Runs in one transaction under :data:`MIGRATION_LOCK`, so concurrent callers wait for
+    each other and the later ones find the schema current and change nothing.
+    """
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), "head")
+    with locked_transaction(engine, MIGRATION_LOCK) as conn:
+        command.upgrade(_alembic_config(conn), "head")
 
 
 def alembic_head() -> str | None:
     """The newest revision according to the migration scripts (imports Alembic)."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(
-        _alembic_config(create_engine("sqlite://"))
-    ).get_current_head()
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def needs_migration(engine: Engine) -> bool:

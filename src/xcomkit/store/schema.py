@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -171,4 +172,14 @@ kv = Table(
     metadata,
     Column("name", String(128), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+#: Failed logins per bucket ("user:<name>" or "client:<address>") in a fixed window, shared
+#: by every worker and host on the database (see :mod:`xcomkit.store.logins`).
+login_failure = Table(
+    "xcomkit_login_failure",
+    metadata,
+    Column("bucket", String(512), primary_key=True),
+    Column("window_start", Float, nullable=False),
+    Column("failures", Integer, nullable=False),
 )

@@ -16,7 +16,6 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from xcomkit import service
 from xcomkit.server.deps import Ctx, ServerContext
@@ -49,13 +48,28 @@ async def _read_login_body(request: Request) -> LoginBody:
     raise HTTPException(415, _UNSUPPORTED)
 
 
-def _issue(ctx: ServerContext, body: LoginBody, lifetime: int) -> Response:
+def _credentials(body: LoginBody) -> tuple[str, str]:
     if not body.username or not body.password:
         raise HTTPException(400, "Username and password must be provided")
-    role = service.authenticate(ctx.engine, body.username, body.password)
+    return body.username, body.password
+
+
+async def _issue(ctx: ServerContext, request: Request, body: LoginBody, lifetime: int) -> Response:
+    username, password = _credentials(body)
+    settings = ctx.settings
+    limits = service.LoginLimits(
+        per_user=settings.login_failures_per_user,
+        per_client=settings.login_failures_per_client,
+        window=settings.login_window_seconds,
+    )
+    client = request.client.host if request.client else None
+    # Password hashing is slow and memory-hard by design: its own bounded lane.
+    role = await ctx.work.hash(
+        service.authenticate, username, password, client=client, limits=limits
+    )
     if role is None:
         raise HTTPException(401, "Invalid credentials")
-    token = ctx.tokens.issue(body.username, role, expiration_seconds=lifetime)
+    token = ctx.tokens.issue(username, role, expiration_seconds=lifetime)
     return json_response({"access_token": token}, 201)
 
 
@@ -63,8 +77,7 @@ def _issue(ctx: ServerContext, body: LoginBody, lifetime: int) -> Response:
 async def create_token(ctx: Ctx, request: Request) -> Response:
     """Log in with user name and password; answers a signed access token."""
     body = await _read_login_body(request)
-    # Password hashing is slow by design: keep it off the event loop.
-    return await run_in_threadpool(_issue, ctx, body, ctx.settings.jwt_expiration_seconds)
+    return await _issue(ctx, request, body, ctx.settings.jwt_expiration_seconds)
 
 
 @router.get("/token", status_code=201)
@@ -77,6 +90,6 @@ def create_token_all_admins() -> Response:
 
 
 @router.post("/token/cli", status_code=201)
-def create_token_cli(ctx: Ctx, body: LoginBody) -> Response:
+async def create_token_cli(ctx: Ctx, request: Request, body: LoginBody) -> Response:
     """As ``/auth/token``, JSON only, with the CLI token lifetime."""
-    return _issue(ctx, body, ctx.settings.jwt_cli_expiration_seconds)
+    return await _issue(ctx, request, body, ctx.settings.jwt_cli_expiration_seconds)

@@ -96,7 +96,7 @@ async def trigger_dag_run(
     interval = None
     if body.data_interval_start is not None and body.data_interval_end is not None:
         interval = (body.data_interval_start, body.data_interval_end)
-    row = await ctx.db(
+    row = await ctx.work.write(
         service.trigger_dag_run,
         dag_id,
         dag_run_id=body.dag_run_id,
@@ -230,7 +230,7 @@ async def get_dag_runs(
         raise HTTPException(
             400, "partition_date_gte and partition_date_lte require a specific dag_id."
         )
-    await ctx.db(service.check_dag, dag_id)
+    await ctx.work.read(service.check_dag, dag_id)
     if partition_dates:
         raise HTTPException(
             400,
@@ -245,7 +245,9 @@ async def get_dag_runs(
         names.append("id")
     limit = min(q.limit, ctx.settings.maximum_page_limit)
     if q.cursor is None:
-        page = await ctx.db(service.list_dag_runs, f, order_by=order, limit=limit, offset=q.offset)
+        page = await ctx.work.scan(
+            service.list_dag_runs, f, order_by=order, limit=limit, offset=q.offset
+        )
         return json_response(
             {
                 "dag_runs": [dag_run_body(r) for r in page.rows],
@@ -256,7 +258,7 @@ async def get_dag_runs(
             }
         )
     cursor = _cursor_values(q.cursor, names) if q.cursor else None
-    page = await ctx.db(
+    page = await ctx.work.scan(
         service.list_dag_runs, f, order_by=order, limit=limit, cursor=cursor, keyset=True
     )
     rows = page.rows
@@ -280,7 +282,7 @@ async def get_dag_runs(
 @router.get("/{dag_run_id}")
 async def get_dag_run(ctx: Ctx, _user: Reader, dag_id: str, dag_run_id: str) -> Response:
     """One DAG run; 404 with Airflow's message when missing."""
-    return json_response(dag_run_body(await ctx.db(service.get_dag_run, dag_id, dag_run_id)))
+    return json_response(dag_run_body(await ctx.work.read(service.get_dag_run, dag_id, dag_run_id)))
 
 
 @router.patch("/{dag_run_id}")
@@ -303,13 +305,13 @@ async def patch_dag_run(
         changes["note"] = body.note
     if "state" in fields:
         changes["state"] = body.state.value if body.state is not None else None
-    row = await ctx.db(service.patch_dag_run, dag_id, dag_run_id, changes)
+    row = await ctx.work.write(service.patch_dag_run, dag_id, dag_run_id, changes)
     return json_response(dag_run_body(row))
 
 
 @router.delete("/{dag_run_id}", status_code=204, response_class=Response)
 async def delete_dag_run(ctx: Ctx, _user: Writer, dag_id: str, dag_run_id: str) -> Response:
     """Delete a run and its XComs: 204; 404 for a missing run; 409 for a running one."""
-    await ctx.db(service.delete_dag_run, dag_id, dag_run_id)
+    await ctx.work.write(service.delete_dag_run, dag_id, dag_run_id)
     # Airflow's 204 carries its JSON content type, with no body.
     return Response(status_code=204, headers={"content-type": "application/json"})

@@ -27,7 +27,7 @@ async def get_version() -> Response:
 async def get_health(ctx: Ctx) -> Response:
     """Health of the metadata database. xcomkit runs no scheduler: like an Airflow whose
     scheduler is down it reports it ``unhealthy``; triggerer and processor are ``null``."""
-    status = "healthy" if await ctx.db(service.database_is_up) else "unhealthy"
+    status = "healthy" if await ctx.work.read(service.database_is_up) else "unhealthy"
     return json_response(
         {
             "metadatabase": {"status": status},

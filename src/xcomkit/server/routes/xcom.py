@@ -65,11 +65,13 @@ async def get_xcom_entry(
     q: Annotated[XComGetQuery, Query()],
 ) -> Response:
     """Get one XCom: native JSON, or with ``deserialize``/``stringify`` applied."""
-    row = await ctx.db(service.get_xcom, dag_id, dag_run_id, task_id, xcom_key, q.map_index)
+    row = await ctx.work.read(service.get_xcom, dag_id, dag_run_id, task_id, xcom_key, q.map_index)
     if not q.deserialize and not q.stringify:
         return _native(row)
     value = values.decode(row.value)
     if q.deserialize:
+        if not q.stringify and not isinstance(value, str):
+            return _native(row)  # deserialize changes only JSON strings
         value = values.deserialize(value)
     body = _entry(row)
     body["value"] = values.stringify(value) if q.stringify else value
@@ -117,7 +119,7 @@ async def get_xcom_entries(
             gte=q.run_after_gte, gt=q.run_after_gt, lte=q.run_after_lte, lt=q.run_after_lt
         ),
     )
-    rows, total = await ctx.db(
+    rows, total = await ctx.work.scan(
         service.list_xcoms,
         f,
         order_by=order,
@@ -137,7 +139,7 @@ async def create_xcom_entry(
     request_body: XComCreateBody,
 ) -> Response:
     """Create an XCom (201); 404 for a missing DAG, task or DAG run; 409 if it exists."""
-    row = await ctx.db(
+    row = await ctx.work.write(
         service.create_xcom,
         dag_id,
         dag_run_id,
@@ -160,7 +162,7 @@ async def update_xcom_entry(
     patch_body: XComUpdateBody,
 ) -> Response:
     """Replace an XCom's value; 404 if there is none for that key and map_index."""
-    row = await ctx.db(
+    row = await ctx.work.write(
         service.update_xcom,
         dag_id,
         dag_run_id,
@@ -183,5 +185,5 @@ async def delete_xcom_entry(
     map_index: Annotated[int, Query(ge=-1, le=values.MAX_MAP_INDEX)] = -1,
 ) -> Response:
     """Delete an XCom (204); 404 if there is none for that key and map_index."""
-    await ctx.db(service.delete_xcom, dag_id, dag_run_id, task_id, xcom_key, map_index)
+    await ctx.work.write(service.delete_xcom, dag_id, dag_run_id, task_id, xcom_key, map_index)
     return Response(status_code=204, headers={"content-type": "application/json"})

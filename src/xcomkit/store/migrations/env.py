@@ -1,4 +1,6 @@
-"""Alembic environment: runs migrations on the engine handed over in ``config.attributes``."""
+"""Alembic environment: runs migrations on the connection handed over in
+``config.attributes["connection"]``, inside the caller's transaction (which holds the
+migration lock; see :func:`xcomkit.store.db.migrate`)."""
 
 from __future__ import annotations
 
@@ -6,8 +8,6 @@ from alembic import context
 
 from xcomkit.store.schema import metadata
 
-engine = context.config.attributes["engine"]
-
-with engine.begin() as connection:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
-    context.run_migrations()
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+context.run_migrations()

@@ -5,8 +5,8 @@ read (existing runs take their ``queued_at``, else their ``run_after``); ``parti
 and ``partition_date`` are what ``partition_key_*`` filters and ``order_by=partition_date``
 read (always NULL: xcomkit has no partitioned DAGs).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-29
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from xcomkit.store.schema import UtcDateTime
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,91 @@
+"""Connections that cannot be held open for nothing.
+
+uvicorn closes a keep-alive connection that stays idle after a response
+(``timeout_keep_alive``), but not one that never sends a request, nor one that sends
+its request head a byte at a time: enough of those use up the process's file
+descriptors and lock every other client out. :class:`HeaderDeadlineProtocol` is
+uvicorn's httptools protocol with one more timer: a connection must deliver a complete
+request head within ``XCOMKIT_HEADER_TIMEOUT`` seconds (default 10) of opening, and
+again of each response, or it is closed. Bodies are not timed here: they belong to a
+request whose caller is known (see :mod:`xcomkit.server.guard`) and to its deadline.
+
+:func:`raise_fd_limit` lifts the soft open-files limit to the hard one at start-up, so
+that the connection limit (uvicorn's ``limit_concurrency``), not the kernel, decides
+when new clients are refused; docs/security.md gives the arithmetic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+#: Seconds a connection may take to send a complete request head.
+DEFAULT_HEADER_TIMEOUT = 10.0
+HEADER_TIMEOUT_ENV = "XCOMKIT_HEADER_TIMEOUT"
+
+
+def header_timeout() -> float:
+    """The configured header timeout, in seconds (``$XCOMKIT_HEADER_TIMEOUT`` or 10)."""
+    raw = os.environ.get(HEADER_TIMEOUT_ENV)
+    return float(raw) if raw else DEFAULT_HEADER_TIMEOUT
+
+
+class HeaderDeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, closing connections slow to send a request head."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timeout = header_timeout()
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def _arm_header_timer(self) -> None:
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(self._header_timeout, self._header_overdue)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_overdue(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def on_headers_complete(self) -> None:
+        self._cancel_header_timer()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        # A pipelined request waiting here has sent its head already.
+        waiting = bool(self.pipeline)
+        super().on_response_complete()
+        if not waiting and not self.transport.is_closing():
+            self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+
+def raise_fd_limit() -> tuple[int, int]:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit; return ``(soft, hard)`` after.
+
+    Does nothing where the platform has no ``resource`` module.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return (-1, -1)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft, hard

@@ -1,0 +1,160 @@
+"""Where blocking work runs: in bounded thread lanes, never on the event loop, each request
+under a deadline.
+
+Every database call and every password hash goes through :class:`WorkLanes`, which keeps
+one thread pool per kind of work so that one kind cannot starve another:
+
+``read``
+    point lookups (one XCom, one DAG run, health): always a free thread for them.
+``scan``
+    list queries, which may walk many rows: at most ``scan_threads`` at once, so callers
+    looping over the slowest filters cannot take every thread.
+``write``
+    creates, updates, deletes. On SQLite one thread: writes queue in the process instead
+    of on the file lock, and a lock held by another process delays only them.
+``hash``
+    password checks (Argon2 is slow and takes 64 MiB by design): a few at a time, so a
+    login flood bounds CPU and memory instead of exhausting them.
+
+A request's deadline (``request_timeout`` seconds from when it was handed over) covers
+its wait in the queue and its work: a job that would start past it is not started; a
+SQLite statement still running at it is interrupted (:func:`xcomkit.store.db.deadline`);
+PostgreSQL's ``statement_timeout`` bounds each statement. A lane whose queue is full
+refuses at once. Both answer 503 with ``Retry-After``: the work was not done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from xcomkit.store import db
+
+T = TypeVar("T")
+
+
+class Unavailable(Exception):
+    """The work was not done and may be retried: the server is busy or out of time."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class LaneFull(Unavailable):
+    """Too many requests already wait for this kind of work."""
+
+
+class DeadlineExceeded(Unavailable):
+    """The request's deadline passed before its work could finish; nothing was written."""
+
+
+@dataclass
+class _Lane:
+    name: str
+    pool: ThreadPoolExecutor
+    max_waiting: int
+    waiting: int = 0
+
+
+class WorkLanes:
+    """Thread lanes for blocking work, with a per-request deadline.
+
+    Args:
+        engine: passed as the first argument to every database function.
+        request_timeout: seconds a request may spend waiting and working.
+        read_threads, scan_threads, write_threads, hash_threads: threads per lane
+            (``write_threads`` is 1 on SQLite whatever is asked).
+        max_waiting: requests that may wait per lane before it refuses (503).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        request_timeout: float,
+        read_threads: int = 4,
+        scan_threads: int = 2,
+        write_threads: int = 4,
+        hash_threads: int = 1,
+        max_waiting: int = 128,
+    ) -> None:
+        self.engine = engine
+        self.request_timeout = request_timeout
+        if engine.dialect.name == "sqlite":
+            write_threads = 1
+        self._lanes = {
+            name: _Lane(name, ThreadPoolExecutor(threads, f"xcomkit-{name}"), max_waiting)
+            for name, threads in (
+                ("read", read_threads),
+                ("scan", scan_threads),
+                ("write", write_threads),
+                ("hash", hash_threads),
+            )
+        }
+
+    async def read(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(engine, *args, **kwargs)`` in the read lane (point lookups)."""
+        return await self._submit("read", fn, args, kwargs)
+
+    async def scan(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(engine, *args, **kwargs)`` in the scan lane (list queries)."""
+        return await self._submit("scan", fn, args, kwargs)
+
+    async def write(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(engine, *args, **kwargs)`` in the write lane (one writer on SQLite)."""
+        return await self._submit("write", fn, args, kwargs)
+
+    async def hash(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(engine, *args, **kwargs)`` in the hash lane (password checks)."""
+        return await self._submit("hash", fn, args, kwargs)
+
+    async def _submit(
+        self, lane_name: str, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> T:
+        lane = self._lanes[lane_name]
+        if lane.waiting >= lane.max_waiting:
+            raise LaneFull(
+                f"The server is busy ({lane.waiting} requests wait for {lane.name} work); "
+                "retry shortly."
+            )
+        at = time.monotonic() + self.request_timeout
+        lane.waiting += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(lane.pool, partial(self._call, at, fn, args, kwargs))
+        finally:
+            lane.waiting -= 1
+
+    def _call(
+        self, at: float, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> T:
+        if time.monotonic() >= at:
+            raise self._late()
+        with db.deadline(at):
+            try:
+                return fn(self.engine, *args, **kwargs)
+            except DBAPIError as exc:
+                if time.monotonic() >= at:
+                    raise self._late() from exc
+                raise
+
+    def _late(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"The request did not finish within the server's request timeout "
+            f"({self.request_timeout:g} s); nothing was changed. Retry later, or narrow "
+            "the query."
+        )
+
+    def shutdown(self) -> None:
+        """Stop the lanes' threads once their current work ends; queued work is dropped."""
+        for lane in self._lanes.values():
+            lane.pool.shutdown(wait=False, cancel_futures=True)

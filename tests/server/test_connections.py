@@ -1,0 +1,111 @@
+"""Connections slow to send a request head are closed; served connections are not cut."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+
+from tests.conftest import free_port
+from xcomkit.server.connections import HeaderDeadlineProtocol, raise_fd_limit
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(0.6)  # longer than the header timeout below
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+    )
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+@pytest.fixture
+def server(monkeypatch):
+    monkeypatch.setenv("XCOMKIT_HEADER_TIMEOUT", "0.3")
+    port = free_port()
+    config = uvicorn.Config(
+        app, port=port, http=HeaderDeadlineProtocol, log_level="warning", timeout_keep_alive=30
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield port
+    srv.should_exit = True
+    thread.join(5)
+
+
+def closed_by_server(sock: socket.socket, within: float = 5.0) -> bool:
+    """True when the server closes ``sock`` (recv returns b"") within ``within`` seconds."""
+    sock.settimeout(within)
+    try:
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                return True
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_connection_that_sends_nothing_is_closed(server) -> None:
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        assert closed_by_server(sock)
+
+
+def test_request_head_sent_a_byte_at_a_time_is_closed(server) -> None:
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        closed = False
+        for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
+            try:
+                sock.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            time.sleep(0.05)
+        assert closed or closed_by_server(sock)
+
+
+def test_idle_after_a_response_is_closed_too(server) -> None:
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(5)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        assert closed_by_server(sock)
+
+
+def test_slow_handlers_and_keep_alive_requests_are_served(server) -> None:
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.settimeout(5)
+        for path in ("/slow", "/", "/slow"):
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
+            time.sleep(0.1)  # idle, but well inside the header timeout
+
+
+def test_pipelined_requests_are_all_answered(server) -> None:
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        sock.settimeout(5)
+        data = b""
+        while data.count(b"HTTP/1.1 200") < 3:
+            chunk = sock.recv(4096)
+            assert chunk, data
+            data += chunk
+
+
+def test_fd_limit_is_raised_to_the_hard_limit() -> None:
+    import resource
+
+    soft, hard = raise_fd_limit()
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (soft, hard)
+    assert hard == resource.RLIM_INFINITY or soft == hard

@@ -1,0 +1,139 @@
+"""The work lanes: deadlines, queue bounds, and lanes that cannot starve each other."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from xcomkit.server.execution import DeadlineExceeded, LaneFull, WorkLanes
+from xcomkit.store.db import make_engine
+
+SLOW_SQL = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000000000) "
+    "SELECT count(*) FROM c"
+)
+
+
+def scalar(sql: str):
+    """A database function that runs ``sql`` and returns its single value."""
+
+    def run(eng):
+        with eng.connect() as conn:
+            return conn.execute(text(sql)).scalar()
+
+    return run
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    yield engine
+    engine.dispose()
+
+
+def test_sqlite_statement_running_past_the_deadline_is_interrupted(engine) -> None:
+    lanes = WorkLanes(engine, request_timeout=0.2)
+    seen: list[BaseException] = []
+
+    def slow(eng):
+        try:
+            with eng.connect() as conn:
+                return conn.execute(text(SLOW_SQL)).scalar()
+        except OperationalError as exc:
+            seen.append(exc)
+            raise
+
+    with pytest.raises(DeadlineExceeded, match="request timeout"):
+        asyncio.run(lanes.scan(slow))
+    assert len(seen) == 1 and "interrupted" in str(seen[0])
+    # The lane's thread is free again and the connection usable.
+    assert asyncio.run(lanes.scan(scalar("SELECT 7"))) == 7
+    lanes.shutdown()
+
+
+def test_job_whose_deadline_passed_in_the_queue_never_starts(engine) -> None:
+    lanes = WorkLanes(engine, request_timeout=0.1, scan_threads=1)
+    release = threading.Event()
+    started: list[str] = []
+
+    def blocker(_eng):
+        started.append("blocker")
+        release.wait(5)
+
+    def queued(_eng):
+        started.append("queued")
+
+    async def scenario():
+        first = asyncio.ensure_future(lanes.scan(blocker))
+        while not started:
+            await asyncio.sleep(0.005)
+        second = asyncio.ensure_future(lanes.scan(queued))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and lanes._lanes["scan"].waiting < 2:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.15)  # let the queued job's deadline pass
+        release.set()
+        await first
+        with pytest.raises(DeadlineExceeded):
+            await second
+
+    asyncio.run(scenario())
+    assert started == ["blocker"]
+    lanes.shutdown()
+
+
+def test_full_lane_refuses_at_once_and_other_lanes_still_serve(engine) -> None:
+    lanes = WorkLanes(engine, request_timeout=5, scan_threads=1, max_waiting=2)
+    release = threading.Event()
+
+    def blocker(_eng):
+        release.wait(5)
+
+    async def scenario():
+        held = [asyncio.ensure_future(lanes.scan(blocker)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        with pytest.raises(LaneFull, match="busy"):
+            await lanes.scan(blocker)
+        # Point reads and writes have their own threads.
+        assert await lanes.read(scalar("SELECT 1")) == 1
+        release.set()
+        await asyncio.gather(*held)
+
+    asyncio.run(scenario())
+    lanes.shutdown()
+
+
+def test_sqlite_has_one_writer_thread(engine) -> None:
+    lanes = WorkLanes(engine, request_timeout=5, write_threads=8)
+    names = asyncio.run(
+        _gather(lanes, [lambda _e: threading.current_thread().name for _ in range(20)])
+    )
+    assert len(set(names)) == 1
+    lanes.shutdown()
+
+
+async def _gather(lanes, fns):
+    return await asyncio.gather(*(lanes.write(fn) for fn in fns))
+
+
+def test_postgresql_statements_are_bounded_by_the_request_timeout(request) -> None:
+    from tests import pg
+
+    admin_url = request.getfixturevalue("postgres_template")
+    url = pg.create_database(admin_url, "stmt_timeout")
+    engine = make_engine(url, statement_timeout_ms=1500)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "1500ms"
+            assert conn.execute(text("SHOW lock_timeout")).scalar() == "1500ms"
+        lanes = WorkLanes(engine, request_timeout=1.5)
+        with pytest.raises(DeadlineExceeded):
+            asyncio.run(lanes.scan(scalar("SELECT pg_sleep(5)")))
+        lanes.shutdown()
+    finally:
+        engine.dispose()
