@@ -2004,6 +2004,14 @@ OTHER_DIVERGENCES: list[tuple[str, str]] = [
         "form (keys reordered, non-ASCII kept).",
     ),
     (
+        "Cursors of pages ordered by duration",
+        "A cursor holds the sort key of a page's last run. For `order_by=duration` xcomkit "
+        "puts in the duration as the database computes it; Airflow puts in Python's "
+        "`end_date - start_date`, which differs from SQLite's julianday arithmetic in the "
+        "last digits, so its next page can repeat or skip a run. The cursor strings of such "
+        "pages differ (no other order's do).",
+    ),
+    (
         "Order of errors in one DAG-run list request",
         "When a list request has both malformed parameters (422 list) and an unknown "
         "`state` or `run_type`, Airflow answers the `state`/`run_type` detail, xcomkit the "

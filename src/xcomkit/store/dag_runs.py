@@ -246,15 +246,17 @@ def list_page(
     offset: int = 0,
     after: Sequence[Any] | None = None,
 ) -> list[Row[Any]]:
-    """Runs matching ``f`` (with their DAG's display name), sorted by ``order_by``
-    ((expression, descending) pairs), from ``offset``, or strictly after the sort key
-    ``after`` (one value per ``order_by`` pair)."""
+    """Runs matching ``f`` (with their DAG's display name, and ``sort_duration``: the
+    duration as the database computes it, which a cursor must carry to compare exactly),
+    sorted by ``order_by`` ((expression, descending) pairs), from ``offset``, or strictly
+    after the sort key ``after`` (one value per ``order_by`` pair)."""
     dialect = conn.dialect.name
     where = _conditions(f, dialect, now)
     if after is not None:
         where.append(after_key(order_by, after, dialect))
     ordering = [col.desc() if desc else col.asc() for col, desc in order_by]
-    q = _base(dag_run, dag.c.dag_display_name).where(*where).order_by(*ordering).limit(limit)
+    columns = (dag_run, dag.c.dag_display_name, duration(dialect).label("sort_duration"))
+    q = _base(*columns).where(*where).order_by(*ordering).limit(limit)
     if offset:
         q = q.offset(offset)
     return list(conn.execute(q).all())

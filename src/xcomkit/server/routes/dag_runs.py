@@ -183,7 +183,10 @@ def _sort_key(row: Row[Any], names: list[str]) -> list[Any]:
         if name == "dag_run_id":
             key.append(row.run_id)
         elif name == "duration":
-            key.append(_duration(row))
+            # The database's own value of the sort key (Airflow encodes Python's, which
+            # can differ from SQLite's julianday arithmetic in the last digits, so that
+            # its pages repeat or skip a run).
+            key.append(None if row.sort_duration is None else float(row.sort_duration))
         elif name == "conf":
             key.append(json.loads(row.conf) if row.conf is not None else None)
         else:
