@@ -92,6 +92,7 @@ def temporary_cluster() -> Iterator[str]:
         capture_output=True,
     )
     url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    _CLUSTERS[url] = (bindir, data, opts, root)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -109,6 +110,36 @@ def temporary_cluster() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+        _CLUSTERS.pop(url, None)
+
+
+#: Running clusters by admin URL: (bindir, data directory, server options, root).
+_CLUSTERS: dict[str, tuple[Path, Path, str, Path]] = {}
+
+
+def restart(admin_url: str, mode: str = "immediate") -> None:
+    """Restart the temporary cluster of ``admin_url`` (``pg_ctl restart -m mode``): with
+    ``immediate``, as a crash would, the server stops without a checkpoint."""
+    bindir, data, opts, root = _CLUSTERS[admin_url]
+    subprocess.run(
+        _as_postgres(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-m",
+                mode,
+                "-o",
+                opts,
+                "-w",
+                "-l",
+                str(root / "log"),
+                "restart",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
 
 
 def create_database(admin_url: str, name: str, template: str | None = None) -> str:

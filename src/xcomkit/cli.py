@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
+from xcomkit.logs import log_config
 from xcomkit.manifest import ManifestError, load_manifest, read_manifest
 from xcomkit.private_files import write_private
 from xcomkit.server.auth.passwords import generate_password, hash_password
@@ -52,6 +54,13 @@ DbOption = Annotated[
 #: Where ``serve --demo`` keeps the generated admin password (as Airflow's simple auth
 #: manager keeps its generated passwords in a file beside its database).
 DEMO_PASSWORD_FILE = Path(".xcomkit") / "passwords.json"
+
+
+class LogFormatName(str, Enum):
+    """Choices of ``serve --log-format``."""
+
+    text = "text"
+    json = "json"
 
 
 def _settings(db: str | None) -> Settings:
@@ -127,6 +136,10 @@ def serve(
     limit_concurrency: Annotated[
         int, typer.Option(min=1, help="Connections per worker before new requests get 503.")
     ] = 1000,
+    log_format: Annotated[
+        LogFormatName,
+        typer.Option(envvar="XCOMKIT_LOG_FORMAT", help="Log lines as text or JSON objects."),
+    ] = LogFormatName.text,
 ) -> None:
     """Run the API server; migrates an empty or older database first.
 
@@ -168,6 +181,7 @@ def serve(
         http="xcomkit.server.connections:HeaderDeadlineProtocol",
         timeout_keep_alive=keep_alive_timeout,
         limit_concurrency=limit_concurrency,
+        log_config=log_config(log_format.value),
     )
 
 
@@ -193,6 +207,24 @@ def db_recount(db: DbOption = None) -> None:
     with engine.begin() as conn:
         recount(conn)
     out.print("recounted the XComs of every DAG run")
+
+
+def _audit_user_change(action: str, username: str, role: str | None) -> None:
+    """One audit record for a user change made here (who: the operating-system user)."""
+    import getpass
+    import logging.config
+
+    from xcomkit.server.audit import record
+
+    logging.config.dictConfig(log_config())
+    record(
+        who=f"os:{getpass.getuser()}",
+        client="cli",
+        action=action,
+        username=username,
+        role=role,
+        outcome="ok",
+    )
 
 
 @users_app.command("create")
@@ -222,6 +254,7 @@ def users_create(
     engine = _engine(_settings(db))
     with engine.begin() as conn:
         created = user_store.upsert_user(conn, username, hash_password(password), role)
+    _audit_user_change("create_user" if created else "update_user", username, role)
     out.print(f"{'created' if created else 'updated'} user {username!r} with role {role}")
 
 

@@ -137,3 +137,18 @@ def test_postgresql_statements_are_bounded_by_the_request_timeout(request) -> No
         lanes.shutdown()
     finally:
         engine.dispose()
+
+
+def test_hash_lane_runs_at_lower_priority_with_a_short_queue(engine) -> None:
+    import os
+
+    from xcomkit.server.execution import HASH_NICENESS, HASH_WAITING_PER_THREAD
+
+    lanes = WorkLanes(engine, request_timeout=5, hash_threads=2, max_waiting=128)
+    niceness = asyncio.run(
+        lanes.hash(lambda _e: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    )
+    assert niceness == os.getpriority(os.PRIO_PROCESS, 0) + HASH_NICENESS
+    assert lanes._lanes["hash"].max_waiting == 2 * HASH_WAITING_PER_THREAD
+    assert lanes._lanes["read"].max_waiting == 128
+    lanes.shutdown()

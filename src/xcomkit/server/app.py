@@ -29,6 +29,7 @@ from starlette.responses import Response
 
 import xcomkit
 from xcomkit import values
+from xcomkit.server.audit import AuditLog
 from xcomkit.server.auth.tokens import TokenService
 from xcomkit.server.deps import ServerContext, current_user, principal_from_header, writer
 from xcomkit.server.encoding import json_response
@@ -206,7 +207,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         max_body_bytes=settings.max_body_bytes,
         login_body_bytes=settings.login_body_bytes,
     )
-    # Outermost, as in Airflow's api-server: gzip when the client accepts it (see
-    # server/envelope.py), for the guard's own answers too.
+    # As in Airflow's api-server: gzip when the client accepts it (see server/envelope.py),
+    # for the guard's own answers too.
     app.add_middleware(AirflowGZip)
+    app.add_middleware(AuditLog)  # outermost: sees every answer, the guard's too
     return app

@@ -86,7 +86,9 @@ async def current_user(
     known = state.get(PRINCIPAL_STATE) if state else None
     if known is not None:
         return known  # type: ignore[no-any-return]
-    return verify_bearer(ctx, token)
+    principal = verify_bearer(ctx, token)
+    request.scope.setdefault("state", {})[PRINCIPAL_STATE] = principal  # for the audit log
+    return principal
 
 
 Reader = Annotated[Principal, Depends(current_user)]

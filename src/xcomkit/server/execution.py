@@ -13,8 +13,9 @@ one thread pool per kind of work so that one kind cannot starve another:
     creates, updates, deletes. On SQLite one thread: writes queue in the process instead
     of on the file lock, and a lock held by another process delays only them.
 ``hash``
-    password checks (Argon2 is slow and takes 64 MiB by design): a few at a time, so a
-    login flood bounds CPU and memory instead of exhausting them.
+    password checks (Argon2 is slow and takes 64 MiB by design): a few at a time, at a
+    lower CPU priority, with a short queue, so a login flood bounds CPU and memory
+    instead of exhausting them.
 
 A request's deadline (``request_timeout`` seconds from when it was handed over) covers
 its wait in the queue and its work: a job that would start past it is not started; a
@@ -26,6 +27,9 @@ refuses at once. Both answer 503 with ``Retry-After``: the work was not done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +59,17 @@ class LaneFull(Unavailable):
 
 class DeadlineExceeded(Unavailable):
     """The request's deadline passed before its work could finish; nothing was written."""
+
+
+#: Logins that may wait per hash thread before the lane refuses with 503.
+HASH_WAITING_PER_THREAD = 8
+#: The niceness of hash threads (Linux: per thread, inherited by Argon2's own threads).
+HASH_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
 
 
 @dataclass
@@ -97,9 +112,16 @@ class WorkLanes:
                 ("read", read_threads),
                 ("scan", scan_threads),
                 ("write", write_threads),
-                ("hash", hash_threads),
             )
         }
+        # A login costs a hash of ~0.1 s of CPU: a long queue would only turn a login
+        # flood into a wall of deadline 503s. Refuse early instead, and hash at a lower
+        # CPU priority so that API requests go first.
+        self._lanes["hash"] = _Lane(
+            "hash",
+            ThreadPoolExecutor(hash_threads, "xcomkit-hash", initializer=_lower_priority),
+            min(max_waiting, HASH_WAITING_PER_THREAD * hash_threads),
+        )
 
     async def read(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``fn(engine, *args, **kwargs)`` in the read lane (point lookups)."""

@@ -126,8 +126,11 @@ class RequestGuard:
 
     def _need(self, scope: Scope) -> _Need | None:
         for route, need in self._route_needs():
-            match, _ = route.matches(scope)
+            match, child = route.matches(scope)
             if match is Match.FULL:
+                # The route and its path parameters, as the router would record them,
+                # so that a request refused here is still audited with its address.
+                scope.update(child, route=route)
                 return need
         return None
 

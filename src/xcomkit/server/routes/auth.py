@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from xcomkit import service
+from xcomkit.server import audit
 from xcomkit.server.deps import Ctx, ServerContext
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import LoginBody
@@ -55,6 +56,7 @@ def _credentials(body: LoginBody) -> tuple[str, str]:
 
 
 async def _issue(ctx: ServerContext, request: Request, body: LoginBody, lifetime: int) -> Response:
+    audit.note(request, username=body.username or "-")
     username, password = _credentials(body)
     settings = ctx.settings
     limits = service.LoginLimits(

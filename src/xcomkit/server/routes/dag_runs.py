@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy import ColumnElement, Row
 
 from xcomkit import service, values
-from xcomkit.server import cursors
+from xcomkit.server import audit, cursors
 from xcomkit.server.deps import Ctx, Reader, Writer
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import DagRunListQuery, DagRunPatchBody, TriggerDAGRunPostBody
@@ -93,6 +93,7 @@ async def trigger_dag_run(
     """Create a manual DAG run: 200 (as Airflow answers, not 201); 404 for an unknown DAG;
     400 for a ``partition_key`` (no xcomkit DAG is partitioned); 409 for a taken run id
     or logical date."""
+    audit.note(request, dag_run_id=body.dag_run_id)
     interval = None
     if body.data_interval_start is not None and body.data_interval_end is not None:
         interval = (body.data_interval_start, body.data_interval_end)

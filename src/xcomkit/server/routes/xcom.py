@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import Row
 
 from xcomkit import service, values
+from xcomkit.server import audit
 from xcomkit.server.deps import Ctx, Reader, Writer
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import (
@@ -137,8 +138,10 @@ async def create_xcom_entry(
     task_id: str,
     dag_run_id: str,
     request_body: XComCreateBody,
+    request: Request,
 ) -> Response:
     """Create an XCom (201); 404 for a missing DAG, task or DAG run; 409 if it exists."""
+    audit.note(request, key=request_body.key, map_index=request_body.map_index)
     row = await ctx.work.write(
         service.create_xcom,
         dag_id,
@@ -160,8 +163,10 @@ async def update_xcom_entry(
     dag_run_id: str,
     xcom_key: str,
     patch_body: XComUpdateBody,
+    request: Request,
 ) -> Response:
     """Replace an XCom's value; 404 if there is none for that key and map_index."""
+    audit.note(request, map_index=patch_body.map_index)
     row = await ctx.work.write(
         service.update_xcom,
         dag_id,
@@ -182,8 +187,10 @@ async def delete_xcom_entry(
     task_id: str,
     dag_run_id: str,
     xcom_key: str,
+    request: Request,
     map_index: Annotated[int, Query(ge=-1, le=values.MAX_MAP_INDEX)] = -1,
 ) -> Response:
     """Delete an XCom (204); 404 if there is none for that key and map_index."""
+    audit.note(request, map_index=map_index)
     await ctx.work.write(service.delete_xcom, dag_id, dag_run_id, task_id, xcom_key, map_index)
     return Response(status_code=204, headers={"content-type": "application/json"})
