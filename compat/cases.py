@@ -1202,6 +1202,9 @@ def all_cases() -> list[Case]:
         + auth_cases()
         + login_cases()
         + other_cases()
+        + dagrun_list_cases()
+        + dagrun_write_cases()
+        + envelope_cases()
         + divergent_cases()
     )
     names = [c.name for c in cases]
@@ -1209,6 +1212,13 @@ def all_cases() -> list[Case]:
     if dupes:
         raise ValueError(f"duplicate case names: {sorted(dupes)}")
     return cases
+
+
+NUL_WHY = (
+    "xcomkit refuses a NUL character (\\x00) in query text and in body fields stored as "
+    "columns with 422 on every backend (SQLite cuts text at NUL, so a pattern would match "
+    "everything; PostgreSQL cannot store it); Airflow on SQLite stores or matches it"
+)
 
 
 def divergent_cases() -> list[Case]:
@@ -1369,11 +1379,14 @@ def divergent_cases() -> list[Case]:
             "/auth/token",
             auth=None,
             expect_xcomkit=(
-                415,
-                detail("Only application/json or application/x-www-form-urlencoded is supported"),
+                422,
+                where(
+                    "a JSON error",
+                    lambda b: b["detail"].startswith("Request body is not valid JSON"),
+                ),
             ),
-            why="Airflow answers 500 for a login with no body and no content type; xcomkit "
-            "answers 415 as for any other unsupported content type",
+            why="Both read a body without Content-Type as JSON; for no body at all Airflow "
+            "answers 500, xcomkit 422",
         ),
         Case(
             "div login malformed JSON",
@@ -1430,6 +1443,96 @@ def divergent_cases() -> list[Case]:
             "task-instance route that happens to match; xcomkit has no such route: 405",
         ),
         Case(
+            "div login form without content type",
+            "POST",
+            "/auth/token",
+            auth=None,
+            content="username=admin&password={password:admin}",
+            expect_xcomkit=(422, where("a JSON error", lambda b: "not valid JSON" in b["detail"])),
+            why="Both read a body without Content-Type as JSON; Airflow answers 500 when it is "
+            "not JSON, xcomkit 422",
+        ),
+        Case(
+            "div dagruns naive datetime",
+            "GET",
+            ALL_RUNS,
+            params=[("run_after_gte", "2025-01-01T00:00:00")],
+            expect_xcomkit=(422, is_422_at(["query", "run_after_gte"])),
+            why=aware,
+        ),
+        Case(
+            "div dagruns forged cursor value type",
+            "GET",
+            ALL_RUNS,
+            params=[("cursor", "kaFh")],
+            expect_xcomkit=(400, detail("Invalid cursor token")),
+            why="A cursor whose value does not fit its column (here the text 'a' for the "
+            "integer id) is one no server wrote: Airflow hands it to the database (SQLite "
+            "then answers an empty page, PostgreSQL an error), xcomkit refuses it as an "
+            "invalid cursor",
+        ),
+        Case(
+            "div create key with NUL",
+            "POST",
+            load,
+            json={"key": "nul\u0000key", "value": 1},
+            expect_xcomkit=(422, is_422_at(["body"])),
+            why=NUL_WHY,
+        ),
+        Case(
+            "div list xcom_key with NUL",
+            "GET",
+            load,
+            params=[("xcom_key", "a\x00b")],
+            expect_xcomkit=(422, is_422_at(["query", "xcom_key"])),
+            why=NUL_WHY,
+        ),
+        Case(
+            "div list xcom_key_pattern with NUL",
+            "GET",
+            load,
+            params=[("xcom_key_pattern", "%\x00x")],
+            expect_xcomkit=(422, is_422_at(["query", "xcom_key_pattern"])),
+            why=NUL_WHY,
+        ),
+        Case(
+            "div list order_by with NUL",
+            "GET",
+            load,
+            params=[("order_by", "key\x00")],
+            expect_xcomkit=(422, is_422_at(["query", "order_by"])),
+            why=NUL_WHY,
+        ),
+        Case(
+            "div dagruns run_id_pattern with NUL",
+            "GET",
+            ALL_RUNS,
+            params=[("run_id_pattern", "%\x00x")],
+            expect_xcomkit=(422, is_422_at(["query", "run_id_pattern"])),
+            why=NUL_WHY,
+        ),
+        Case(
+            "div create lone surrogate value",
+            "POST",
+            load,
+            content='{"key": "d_surrogate", "value": "\\ud800"}',
+            content_type="application/json",
+            expect_xcomkit=(422, is_422_at(["body"])),
+            why="Airflow answers 500 (its database cannot store a lone UTF-16 surrogate); "
+            "xcomkit refuses such text in any request body with 422",
+        ),
+        Case(
+            "div create value nested 300 levels",
+            "POST",
+            load,
+            content='{"key": "d_deep", "value": ' + "[" * 300 + "1" + "]" * 300 + "}",
+            content_type="application/json",
+            expect_xcomkit=(422, ANY),
+            why="Airflow answers 500 for values nested deeper than it can serve; xcomkit "
+            "answers 422 past 254 levels (the deepest Airflow 3.3.2 serves)",
+        ),
+        Case("div get value nested 300 levels", "GET", X("d_deep", task="load")),
+        Case(
             "div unknown non-API path",
             "GET",
             "/nope",
@@ -1438,3 +1541,480 @@ def divergent_cases() -> list[Case]:
             why="Airflow serves its UI's HTML page (200) for any other path; xcomkit has no UI",
         ),
     ]
+
+
+# ---------------------------------------------------------------------------------------
+# DAG runs: every list parameter, ordering, cursors, trigger, PATCH and DELETE
+# ---------------------------------------------------------------------------------------
+
+RUNS = "/api/v2/dags/xcom_demo/dagRuns"
+ALL_RUNS = "/api/v2/dags/~/dagRuns"
+#: Every ``order_by`` name Airflow allows on DAG runs.
+DAG_RUN_ORDERS = (
+    "id",
+    "state",
+    "dag_id",
+    "run_id",
+    "dag_run_id",
+    "logical_date",
+    "partition_date",
+    "run_after",
+    "start_date",
+    "end_date",
+    "updated_at",
+    "conf",
+    "duration",
+)
+
+
+def dagrun_list_cases() -> list[Case]:
+    """Filters, orderings and cursor pages of ``GET /api/v2/dags/{dag_id}/dagRuns``.
+
+    ``{next_cursor}`` and ``{previous_cursor}`` in a parameter stand for that cursor of
+    the same server's previous answer (compat/run.py), so pages are followed as a
+    client follows them.
+    """
+
+    def R(name: str, params: list[tuple[str, str]], path: str = ALL_RUNS, **kw: Any) -> Case:
+        return Case(f"dagruns {name}", "GET", path, params=params, **kw)
+
+    early, late = "2020-01-01T00:00:00Z", "2100-01-01T00:00:00Z"
+    cases = [
+        R("state success", [("state", "success")], RUNS),
+        R("state queued", [("state", "queued")]),
+        R("state queued or success", [("state", "queued"), ("state", "success")]),
+        R("state none", [("state", "none")]),
+        R("state bogus", [("state", "bogus")]),
+        R("state upper case", [("state", "QUEUED")]),
+        R("state empty", [("state", "")]),
+        R("run_type manual", [("run_type", "manual")]),
+        R("run_type scheduled", [("run_type", "scheduled")]),
+        R("run_type none", [("run_type", "none")]),
+        R("run_type bogus", [("run_type", "bogus")]),
+        R("run_type and state bogus", [("state", "bogus"), ("run_type", "bogus")]),
+        R("run_id_pattern", [("run_id_pattern", "run_")]),
+        R("run_id_pattern case", [("run_id_pattern", "RUN_1")]),
+        R("run_id_pattern or", [("run_id_pattern", "run_1|c_run_a")]),
+        R("run_id_pattern or spaces", [("run_id_pattern", " daily | c_run_b ")]),
+        R("run_id_pattern pipe only", [("run_id_pattern", "|")]),
+        R("run_id_pattern ~", [("run_id_pattern", "~")]),
+        R("run_id_pattern percent", [("run_id_pattern", "c%a")]),
+        R("run_id_pattern underscore", [("run_id_pattern", "run__")]),
+        R("run_id_pattern no match", [("run_id_pattern", "zzz")]),
+        R("run_id_prefix_pattern", [("run_id_prefix_pattern", "c_run")]),
+        R("run_id_prefix_pattern case", [("run_id_prefix_pattern", "RUN")]),
+        R("run_id_prefix_pattern or", [("run_id_prefix_pattern", "daily|run_2")]),
+        R("run_id_prefix_pattern ~", [("run_id_prefix_pattern", "~")]),
+        R("dag_id_pattern", [("dag_id_pattern", "DAILY")]),
+        R("dag_id_pattern or", [("dag_id_pattern", "etl|demo")]),
+        R("dag_id_prefix_pattern", [("dag_id_prefix_pattern", "xcom")]),
+        R("dag_id_pattern on one dag", [("dag_id_pattern", "etl")], RUNS),
+        R("triggering_user_name_pattern", [("triggering_user_name_pattern", "DMI")]),
+        R("triggering_user_name_pattern none", [("triggering_user_name_pattern", "nobody")]),
+        R("triggering_user_name_prefix_pattern", [("triggering_user_name_prefix_pattern", "adm")]),
+        R("logical_date_gte", [("logical_date_gte", "2025-01-02T00:00:00Z")]),
+        R("logical_date_gt", [("logical_date_gt", "2025-01-01T00:00:00Z")]),
+        R("logical_date_lte", [("logical_date_lte", "2025-01-01T06:00:00Z")]),
+        R("logical_date_lt +01:00", [("logical_date_lt", "2025-01-01T07:00:00+01:00")]),
+        R(
+            "logical_date range",
+            [
+                ("logical_date_gte", "2025-01-01T00:00:00Z"),
+                ("logical_date_lt", "2025-01-02T00:00:00Z"),
+            ],
+        ),
+        R("logical_date bad", [("logical_date_gte", "yesterday")]),
+        R("run_after_gte early", [("run_after_gte", early)]),
+        R("run_after_lt early", [("run_after_lt", early)]),
+        R("start_date_gte early", [("start_date_gte", early)]),
+        R("start_date_lte early", [("start_date_lte", early)]),
+        R("start_date_lt late", [("start_date_lt", late)]),
+        R("end_date_gt late", [("end_date_gt", late)]),
+        R("end_date_lte early", [("end_date_lte", early)]),
+        R("updated_at_gte early", [("updated_at_gte", early)]),
+        R("updated_at_lt early", [("updated_at_lt", early)]),
+        R("updated_at_lte late", [("updated_at_lte", late)]),
+        R("duration_gte 0", [("duration_gte", "0")]),
+        R("duration_gte 1", [("duration_gte", "1")]),
+        R("duration_lt 5", [("duration_lt", "5")]),
+        R("duration bad", [("duration_gt", "long")]),
+        R("conf_contains key", [("conf_contains", "a")]),
+        R("conf_contains json text", [("conf_contains", '"a": [1]')]),
+        R("conf_contains compact text", [("conf_contains", '"a":[1]')]),
+        R("conf_contains empty object", [("conf_contains", "{}")]),
+        R("conf_contains percent", [("conf_contains", "%")]),
+        R("conf_contains empty", [("conf_contains", "")]),
+        R("conf_contains case", [("conf_contains", '"A"')]),
+        R("dag_version 1", [("dag_version", "1")]),
+        R("dag_version 2", [("dag_version", "2")]),
+        R("dag_version 1 or 2", [("dag_version", "2"), ("dag_version", "1")]),
+        R("dag_version bad", [("dag_version", "x")]),
+        R("bundle_version", [("bundle_version", "v1")]),
+        R("bundle_version empty", [("bundle_version", "")]),
+        R("partition_key_pattern", [("partition_key_pattern", "pk")]),
+        R("partition_key_pattern ~", [("partition_key_pattern", "~")]),
+        R("partition_key_prefix_pattern ~", [("partition_key_prefix_pattern", "~")]),
+        R("consuming_asset_pattern", [("consuming_asset_pattern", "asset")]),
+        R("consuming_asset_pattern empty", [("consuming_asset_pattern", "")]),
+        R("partition_date_gte on ~", [("partition_date_gte", "2025-01-01")]),
+        R("partition_date_lte on a dag", [("partition_date_lte", "2025-01-01")], RUNS),
+        R(
+            "partition_date on unknown dag",
+            [("partition_date_gte", "2025-01-01")],
+            "/api/v2/dags/nodag/dagRuns",
+        ),
+        R("partition_date bad", [("partition_date_gte", "Jan 1")], RUNS),
+        R("unknown parameter", [("no_such_filter", "x")]),
+        R(
+            "filters combined",
+            [
+                ("state", "queued"),
+                ("run_id_pattern", "run"),
+                ("dag_id_prefix_pattern", "xcom"),
+                ("logical_date_gte", "2025-01-02T00:00:00Z"),
+            ],
+        ),
+        R("total with filter and limit", [("run_id_pattern", "run"), ("limit", "1")]),
+    ]
+    for name in DAG_RUN_ORDERS:
+        cases.append(R(f"order {name}", [("order_by", name)]))
+        cases.append(R(f"order -{name}", [("order_by", f"-{name}")]))
+    cases += [
+        R("order two fields", [("order_by", "-dag_id"), ("order_by", "run_id")]),
+        R("order state then -id", [("order_by", "state"), ("order_by", "-id")]),
+        R("order run_type", [("order_by", "run_type")]),
+        R("order queued_at", [("order_by", "queued_at")]),
+        R("order -nope", [("order_by", "-nope")]),
+        R("order empty", [("order_by", "")]),
+        R("order 11 fields", [("order_by", "id")] * 11),
+        R("order bad on unknown dag", [("order_by", "nope")], "/api/v2/dags/nodag/dagRuns"),
+        # Cursor pages, followed forward and back.
+        R("cursor first page", [("limit", "2"), ("cursor", "")]),
+        R("cursor page 2", [("limit", "2"), ("cursor", "{next_cursor}")]),
+        R("cursor page 3", [("limit", "2"), ("cursor", "{next_cursor}")]),
+        R("cursor back to page 2", [("limit", "2"), ("cursor", "{previous_cursor}")]),
+        R("cursor back to page 1", [("limit", "2"), ("cursor", "{previous_cursor}")]),
+        R("cursor desc first", [("limit", "3"), ("cursor", ""), ("order_by", "-logical_date")]),
+        R(
+            "cursor desc next",
+            [("limit", "3"), ("cursor", "{next_cursor}"), ("order_by", "-logical_date")],
+        ),
+        R(
+            "cursor desc back",
+            [("limit", "3"), ("cursor", "{previous_cursor}"), ("order_by", "-logical_date")],
+        ),
+        R("cursor run_id first", [("limit", "1"), ("cursor", ""), ("order_by", "run_id")], RUNS),
+        R(
+            "cursor run_id next",
+            [("limit", "1"), ("cursor", "{next_cursor}"), ("order_by", "run_id")],
+            RUNS,
+        ),
+        R("cursor updated_at first", [("limit", "4"), ("cursor", ""), ("order_by", "-updated_at")]),
+        R(
+            "cursor updated_at next",
+            [("limit", "4"), ("cursor", "{next_cursor}"), ("order_by", "-updated_at")],
+        ),
+        R("cursor conf first", [("limit", "2"), ("cursor", ""), ("order_by", "conf")]),
+        R("cursor conf next", [("limit", "2"), ("cursor", "{next_cursor}"), ("order_by", "conf")]),
+        R("cursor duration first", [("limit", "2"), ("cursor", ""), ("order_by", "duration")]),
+        R(
+            "cursor duration next",
+            [("limit", "2"), ("cursor", "{next_cursor}"), ("order_by", "duration")],
+        ),
+        R(
+            "cursor with filter",
+            [("limit", "1"), ("cursor", ""), ("state", "queued"), ("run_id_prefix_pattern", "run")],
+        ),
+        R(
+            "cursor with filter next",
+            [
+                ("limit", "1"),
+                ("cursor", "{next_cursor}"),
+                ("state", "queued"),
+                ("run_id_prefix_pattern", "run"),
+            ],
+        ),
+        R("cursor all in one page", [("limit", "100"), ("cursor", "")]),
+        R("cursor limit 0", [("limit", "0"), ("cursor", "")]),
+        R("cursor ignores offset", [("limit", "1"), ("offset", "3"), ("cursor", "")]),
+        R("cursor garbage", [("cursor", "not a cursor!")]),
+        R("cursor ~ alone", [("cursor", "~")]),
+        R("cursor not a list", [("cursor", "gA")]),
+        R("cursor wrong width", [("cursor", "kQE")]),
+        R("cursor of another order", [("cursor", "kQE"), ("order_by", "run_id")]),
+        R("cursor bad base64", [("cursor", "@@@")]),
+        R("cursor on unknown dag", [("cursor", "")], "/api/v2/dags/nodag/dagRuns"),
+    ]
+    return cases
+
+
+def dagrun_write_cases() -> list[Case]:
+    """Trigger bodies, PATCH and DELETE of a run (on runs only these cases use)."""
+    one = RUNS + "/p_run_1"
+    return [
+        Case(
+            "dagrun create partition_key",
+            "POST",
+            RUNS,
+            json={"dag_run_id": "p_pk", "logical_date": None, "partition_key": "pk1"},
+        ),
+        Case(
+            "dagrun create partition_key empty",
+            "POST",
+            RUNS,
+            json={"dag_run_id": "p_pk2", "logical_date": None, "partition_key": ""},
+        ),
+        Case(
+            "dagrun create partition_key unknown dag",
+            "POST",
+            "/api/v2/dags/nodag/dagRuns",
+            json={"dag_run_id": "p_pk3", "logical_date": None, "partition_key": "pk1"},
+        ),
+        Case(
+            "dagrun create partition_key null",
+            "POST",
+            RUNS,
+            json={
+                "dag_run_id": "p_run_1",
+                "logical_date": "2025-03-01T00:00:00Z",
+                "partition_key": None,
+            },
+        ),
+        Case(
+            "dagrun create conf null",
+            "POST",
+            RUNS,
+            json={"dag_run_id": "p_run_2", "logical_date": "2025-03-02T00:00:00Z", "conf": None},
+        ),
+        Case(
+            "dagrun create conf unicode",
+            "POST",
+            RUNS,
+            json={
+                "dag_run_id": "p_run_3",
+                "logical_date": "2025-03-03T00:00:00Z",
+                "conf": {"é": "ü", "n": [1, 2.5, None]},
+            },
+        ),
+        Case(
+            "dagruns conf_contains escaped unicode",
+            "GET",
+            ALL_RUNS,
+            params=[("conf_contains", "\\u00e9")],
+        ),
+        Case("dagrun patch note", "PATCH", one, json={"note": "first note"}),
+        Case("dagrun patch state success", "PATCH", one, json={"state": "success"}),
+        Case("dagrun get after success", "GET", one),
+        Case("dagruns state success after patch", "GET", ALL_RUNS, params=[("state", "success")]),
+        Case(
+            "dagruns end_date filter after patch",
+            "GET",
+            ALL_RUNS,
+            params=[("end_date_gte", "2020-01-01T00:00:00Z"), ("state", "success")],
+        ),
+        Case("dagruns order end_date after patch", "GET", RUNS, params=[("order_by", "-end_date")]),
+        Case("dagrun patch state failed", "PATCH", one, json={"state": "failed"}),
+        Case("dagrun patch state queued", "PATCH", one, json={"state": "queued"}),
+        Case("dagrun patch state running", "PATCH", one, json={"state": "running"}),
+        Case("dagrun patch state bogus", "PATCH", one, json={"state": "bogus"}),
+        Case("dagrun patch state null", "PATCH", one, json={"state": None}),
+        Case("dagrun patch empty note", "PATCH", one, json={"note": ""}),
+        Case("dagrun patch note null", "PATCH", one, json={"note": None}),
+        Case("dagrun patch empty body", "PATCH", one, json={}),
+        Case("dagrun patch extra field", "PATCH", one, json={"note": "x", "zzz": 1}),
+        Case("dagrun patch note too long", "PATCH", one, json={"note": "n" * 1001}),
+        Case("dagrun patch note 1000", "PATCH", one, json={"note": "n" * 1000}),
+        Case(
+            "dagrun patch update_mask note",
+            "PATCH",
+            one,
+            params=[("update_mask", "note")],
+            json={"note": "masked", "state": "failed"},
+        ),
+        Case(
+            "dagrun patch update_mask state",
+            "PATCH",
+            one,
+            params=[("update_mask", "state")],
+            json={"note": "ignored", "state": "success"},
+        ),
+        Case(
+            "dagrun patch update_mask other",
+            "PATCH",
+            one,
+            params=[("update_mask", "conf")],
+            json={"note": "ignored"},
+        ),
+        Case("dagrun patch missing run", "PATCH", RUNS + "/norun", json={"note": "x"}),
+        Case(
+            "dagrun patch unknown dag",
+            "PATCH",
+            "/api/v2/dags/nodag/dagRuns/run_1",
+            json={"note": "x"},
+        ),
+        Case("dagrun patch viewer", "PATCH", one, auth="viewer", json={"note": "x"}),
+        Case("dagrun patch user", "PATCH", one, auth="user", json={"note": "by user"}),
+        Case("dagrun patch no auth", "PATCH", one, auth=None, json={"note": "x"}),
+        Case("dagrun patch not json", "PATCH", one, content="note", content_type="text/plain"),
+        Case("dagrun get after patches", "GET", one),
+        Case(
+            "dagrun xcom on run to delete",
+            "POST",
+            X(run="p_run_2"),
+            json={"key": "p_del", "value": [1]},
+        ),
+        Case("dagrun delete viewer", "DELETE", RUNS + "/p_run_2", auth="viewer"),
+        Case(
+            "dagrun delete",
+            "DELETE",
+            RUNS + "/p_run_2",
+            headers={"Accept-Encoding": "gzip"},
+            compare_headers=("content-encoding", "vary"),
+        ),
+        Case("dagrun get deleted", "GET", RUNS + "/p_run_2"),
+        Case("dagrun deleted run's xcom", "GET", X("p_del", run="p_run_2")),
+        Case("dagrun deleted run's xcom list", "GET", X(dag="~", run="p_run_2", task="~")),
+        Case("dagrun delete again", "DELETE", RUNS + "/p_run_2"),
+        Case("dagrun delete unknown dag", "DELETE", "/api/v2/dags/nodag/dagRuns/run_1"),
+        Case("dagrun delete no auth", "DELETE", RUNS + "/p_run_3", auth=None),
+        Case(
+            "dagrun recreate deleted id",
+            "POST",
+            RUNS,
+            json={"dag_run_id": "p_run_2", "logical_date": "2025-03-02T00:00:00Z"},
+        ),
+        Case("dagrun recreated has no xcom", "GET", X("p_del", run="p_run_2")),
+        Case("dagruns after writes", "GET", ALL_RUNS, params=[("order_by", "-id"), ("limit", "5")]),
+    ]
+
+
+def envelope_cases() -> list[Case]:
+    """The HTTP envelope: compression, login content types."""
+    gz = {"Accept-Encoding": "gzip"}
+    enc = ("content-encoding", "vary")
+    bad_dates = [
+        (f"{n}_{op}", "x")
+        for n in ("run_after", "logical_date")
+        for op in ("gte", "gt", "lte", "lt")
+    ]
+    return [
+        Case("gzip large list", "GET", ALL_RUNS, headers=gz, compare_headers=enc),
+        Case(
+            "gzip small answer",
+            "GET",
+            "/api/v2/version",
+            auth=None,
+            headers=gz,
+            compare_headers=enc,
+        ),
+        Case("gzip small error", "GET", RUNS + "/norun", headers=gz, compare_headers=enc),
+        Case(
+            "gzip large error", "GET", ALL_RUNS, params=bad_dates, headers=gz, compare_headers=enc
+        ),
+        Case(
+            "gzip large xcom list",
+            "GET",
+            X(dag="~", run="~", task="~"),
+            params=[("limit", "100")],
+            headers=gz,
+            compare_headers=enc,
+        ),
+        Case(
+            "no gzip when not asked",
+            "GET",
+            ALL_RUNS,
+            headers={"Accept-Encoding": "identity"},
+            compare_headers=enc,
+        ),
+        Case(
+            "login json without content type",
+            "POST",
+            "/auth/token",
+            auth=None,
+            content='{"username": "admin", "password": "{password:admin}"}',
+        ),
+        Case(
+            "login json with charset",
+            "POST",
+            "/auth/token",
+            auth=None,
+            content='{"username": "admin", "password": "{password:admin}"}',
+            content_type="application/json; charset=utf-8",
+        ),
+    ]
+
+
+#: Divergences no request of the corpus can show (they need state written outside the
+#: API, concurrency, or a backend the job does not run), as (subject, reason). The job
+#: writes them into docs/compatibility.md and fails when the document lacks one.
+OTHER_DIVERGENCES: list[tuple[str, str]] = [
+    (
+        "Serde envelopes written outside the API",
+        "The API refuses values holding Airflow's reserved serialization keys, as Airflow "
+        "does. A value stored by other means (plain SQL, `xcomkit seed`) that holds a "
+        "`__classname__`/`__data__` envelope is answered as stored, also with "
+        "`deserialize=true`: xcomkit runs no Airflow serde and imports no user classes, "
+        "where Airflow would rebuild (or fail to rebuild) the object.",
+    ),
+    (
+        "Concurrent writes",
+        "Airflow on SQLite answers 500 (`database is locked`) when writers collide; "
+        "xcomkit queues writers (one write lane on SQLite, which takes the lock at BEGIN): "
+        "two creates of one key give one 201 and one 409, and work past the request "
+        "deadline or a full lane answers 503 with `Retry-After`, never another 5xx.",
+    ),
+    (
+        "Values nested deeper than 254 levels",
+        "Airflow answers 500 when it cannot serve such a value; xcomkit refuses values, "
+        "PATCH bodies and conf nested deeper than 254 levels (the deepest Airflow 3.3.2 "
+        "serves) with 422, and serves every value it holds, in every mode.",
+    ),
+    (
+        "Lone UTF-16 surrogates in text",
+        "Airflow answers 500 (the database cannot store them); xcomkit answers 422 for such "
+        "text anywhere in a request body.",
+    ),
+    (
+        "NUL characters",
+        "xcomkit answers 422 for a NUL in query text (`xcom_key`, any `*_pattern`, "
+        "`order_by`, cursors) and in body fields stored as columns (`key`, `note`, "
+        "`dag_run_id`...), on every backend; Airflow on SQLite stores a NUL key (201), "
+        "matches a NUL pattern (200) and refuses a NUL `order_by` (400); on PostgreSQL it "
+        "answers 500. NULs inside JSON values are kept, as on Airflow.",
+    ),
+    (
+        "Partitioned DAGs",
+        "xcomkit has no partitioned DAGs (the manifest cannot declare a timetable): every "
+        "DAG answers a `partition_key` in a trigger body and `partition_date_*` list "
+        "filters with Airflow's 400 for a DAG that is not partitioned, and "
+        "`partition_key_*` filters match no run.",
+    ),
+    (
+        "DAG versions, bundles, assets",
+        "xcomkit keeps no DAG versions, bundles or asset events: `dag_versions` is `[]` "
+        "(normalized away above), `bundle_version` null; the `dag_version` filter counts "
+        "every run as made by version 1 of its DAG (as a DAG file that never changed), and "
+        "a non-empty `bundle_version` or `consuming_asset_pattern` matches no run.",
+    ),
+    (
+        "`conf_contains` on PostgreSQL",
+        "xcomkit stores a run's conf as the JSON text Airflow stores on SQLite "
+        '(`json.dumps`: `", "` and `": "` separators, non-ASCII escaped) on every '
+        "backend, and matches that text; Airflow on PostgreSQL matches JSONB's own text "
+        "form (keys reordered, non-ASCII kept).",
+    ),
+    (
+        "Cursors of pages ordered by duration",
+        "A cursor holds the sort key of a page's last run. For `order_by=duration` xcomkit "
+        "puts in the duration as the database computes it; Airflow puts in Python's "
+        "`end_date - start_date`, which differs from SQLite's julianday arithmetic in the "
+        "last digits, so its next page can repeat or skip a run. The cursor strings of such "
+        "pages differ (no other order's do).",
+    ),
+    (
+        "Order of errors in one DAG-run list request",
+        "When a list request has both malformed parameters (422 list) and an unknown "
+        "`state` or `run_type`, Airflow answers the `state`/`run_type` detail, xcomkit the "
+        "list of malformed parameters. Each alone is answered alike.",
+    ),
+]

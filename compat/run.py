@@ -8,12 +8,16 @@ triggering_user_name) are made the same way. Then sends each case of compat/case
 both, in order, and compares status, content type and parsed body after normalizing
 the values that must differ (see :func:`normalize`). Then runs examples/seed_example.py
 (official apache-airflow-client) against both servers, the client test suite
-(tests/client) against the live Airflow, and the same ``xcomkit xcom`` commands against
-both (compat/cli_check.py).
+(tests/client) against the live Airflow, the same ``xcomkit xcom`` commands against
+both (compat/cli_check.py), airflowctl's ``dagrun`` and ``xcom`` commands against both
+(outputs compared, compat/airflowctl_run.py), and raw-HTTP connection checks against
+both (compat/raw_http.py).
 
 Prints: cases, equal, documented divergences, unexpected differences (each as a unified
 diff of the two normalized answers), 5xx from xcomkit. Exits 1 on any unexpected
-difference, xcomkit 5xx, documented divergence not met, or failed seed/client run.
+difference, xcomkit 5xx, documented divergence not met, divergence that
+docs/compatibility.md does not list (a documented case without its row, or an entry of
+compat.cases.OTHER_DIVERGENCES), or failed seed/client run.
 
     .venv/bin/python compat/run.py [--only SUBSTRING] [--json-out FILE] [--skip-clients]
 """
@@ -51,11 +55,18 @@ from compat.airflow_ref import (
     load_manifest,
     reference_airflow,
 )
-from compat.cases import ANY, UNSET, Case, all_cases
+from compat.airflowctl_run import VERSION as ctl_version
+from compat.airflowctl_run import compare as airflowctl_compare
+from compat.airflowctl_run import ensure_airflowctl
+from compat.cases import ANY, OTHER_DIVERGENCES, UNSET, Case, all_cases
 from compat.cli_check import check as check_cli
 from compat.observe_airflow import make_jwt
+from compat.raw_http import checks as raw_checks
+from compat.raw_http import run_check
 
 REPO = Path(__file__).resolve().parent.parent
+#: The document that must list every divergence the job knows.
+DOC = REPO / "docs" / "compatibility.md"
 BIN = Path(sys.executable).parent
 #: Response headers that are part of the compared answer when a case asks for them.
 NORMALIZED_KEYS = {
@@ -65,6 +76,12 @@ NORMALIZED_KEYS = {
     "dag_versions": "<dag_versions>",
     "git_version": "<git_version>",
     "access_token": "<jwt>",
+    # Set by a state change, at each server's own clock.
+    "end_date": "<end_date>",
+    # Cursors hold sort keys, and so the normalized times above; each server's own are
+    # followed by the cases that use "{next_cursor}" and "{previous_cursor}".
+    "next_cursor": "<cursor>",
+    "previous_cursor": "<cursor>",
 }
 GENERATED_RUN_ID = re.compile(r"manual__\d{4}-\d\d-\d\dT[0-9:.]+\+00:00")
 ERROR_ID = re.compile(r"look for ID [A-Za-z0-9_-]+")
@@ -87,6 +104,8 @@ class Server:
     issuer: str | None
     _tokens: dict[str, str] = field(default_factory=dict)
     _client: httpx.Client | None = None
+    #: The cursors of this server's last DAG-run list answer ("{next_cursor}" in a case).
+    cursors: dict[str, str] = field(default_factory=dict)
 
     def client(self) -> httpx.Client:
         """A client that opens a new connection per request (no keep-alive), so a 5xx
@@ -289,7 +308,18 @@ def send(case: Case, server: Server) -> Answer:
     auth = auth_header(case, server)
     if auth is not None:
         headers["Authorization"] = auth
-    kwargs: dict[str, Any] = {"headers": headers, "params": case.params}
+    params = case.params
+    if params:
+        params = [
+            (
+                k,
+                re.sub(
+                    r"\{(next_cursor|previous_cursor)\}", lambda m: server.cursors.get(m[1], ""), v
+                ),
+            )
+            for k, v in params
+        ]
+    kwargs: dict[str, Any] = {"headers": headers, "params": params}
     if case.content is not None:
         content = case.content
         if isinstance(content, str):
@@ -321,6 +351,8 @@ def send(case: Case, server: Server) -> Answer:
         body = "<html page>"
     else:
         body = response.text
+    if isinstance(body, dict) and "next_cursor" in body:
+        server.cursors = {name: body[name] or "" for name in ("next_cursor", "previous_cursor")}
     return Answer(response.status_code, ctype, body, dict(response.headers))
 
 
@@ -549,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         outcomes = [compare(c, send(c, af), send(c, xk)) for c in cases]
+        raw_results = compare_raw(af, xk)
         client_results: list[tuple[str, bool, str]] = []
         if not args.skip_clients:
             for server in (af, xk):
@@ -560,7 +593,14 @@ def main(argv: list[str] | None = None) -> int:
                 af.base_url, af.passwords["admin"], xk.base_url, xk.passwords["admin"]
             )
             client_results.append(("xcomkit xcom commands, airflow vs xcomkit", ok, out))
-    return report(outcomes, client_results, args)
+            ok, out = airflowctl_compare(
+                ensure_airflowctl(),
+                (af.base_url, af.token("admin")),
+                (xk.base_url, xk.token("admin")),
+                normalize,
+            )
+            client_results.append((f"airflowctl {ctl_version} on both servers", ok, out))
+    return report(outcomes, client_results, args, raw_results)
 
 
 def _abbreviate(text: str) -> str:
@@ -588,6 +628,30 @@ def _short(answer: Answer, other: Answer | None = None) -> str:
     return f"{answer.status} `{text}`" if text else f"{answer.status} (empty)"
 
 
+def doc_request(case: Case) -> str:
+    """A case's request as its row in docs/compatibility.md shows it."""
+    req = describe_request(case)
+    req = req.replace("/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/load/xcomEntries", "X")
+    req = req.replace(
+        "/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/extract/xcomEntries", "X(extract)"
+    )
+    return req.replace("|", "\\|")
+
+
+def missing_from_doc(outcomes: list[Outcome], doc: str) -> list[str]:
+    """The divergences the job knows that ``doc`` (docs/compatibility.md) does not list:
+    a documented case without its row, or an entry of OTHER_DIVERGENCES."""
+    missing = [
+        f"row for {o.case.name!r}: `{doc_request(o.case)}`"
+        for o in outcomes
+        if o.case.expect_xcomkit is not None and f"| `{doc_request(o.case)}` |" not in doc
+    ]
+    missing += [
+        f"entry {subject!r}" for subject, _ in OTHER_DIVERGENCES if f"- **{subject}.**" not in doc
+    ]
+    return missing
+
+
 def compatibility_doc(outcomes: list[Outcome]) -> str:
     """docs/compatibility.md: every documented divergence with both servers' answers."""
     documented = [o for o in outcomes if o.case.expect_xcomkit is not None]
@@ -597,9 +661,13 @@ def compatibility_doc(outcomes: list[Outcome]) -> str:
         "`make compat` (compat/run.py) sends every request of compat/cases.py to a live",
         "Airflow 3.3.2 (SQLite, simple auth manager, tests/data/manifest.yaml) and to",
         "xcomkit, and compares status, content type and JSON body after normalizing only",
-        "what must differ: `timestamp`, `run_after`, `queued_at`, `dag_versions`,",
-        "`git_version`, access tokens, generated `manual__…` run ids and the random error",
-        "ids in Airflow's 409/500 bodies. Rows of an XCom list that tie on the requested",
+        "what must differ: `timestamp`, `run_after`, `queued_at`, `end_date`,",
+        "`dag_versions`, `git_version`, access tokens, generated `manual__…` run ids, the",
+        "random error ids in Airflow's 409/500 bodies, and DAG-run list cursors (they hold",
+        "sort keys such as those times; the cases that page follow each server's own",
+        "cursors, and cursors of the same rows are the same strings on both). Raw-HTTP",
+        "checks (keep-alive, pipelining, `Connection: close`, `Expect: 100-continue`) are",
+        "compared on both servers too. Rows of an XCom list that tie on the requested",
         "`order_by` and the DAG run are compared as a set (Airflow leaves their order to",
         "the database's query plan).",
         "",
@@ -615,19 +683,13 @@ def compatibility_doc(outcomes: list[Outcome]) -> str:
         "| --- | --- | --- | --- |",
     ]
     for o in documented:
-        req = describe_request(o.case)
-        req = req.replace(
-            "/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/load/xcomEntries", "X"
-        )
-        req = req.replace(
-            "/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/extract/xcomEntries",
-            "X(extract)",
-        )
-        req = req.replace("|", "\\|")
+        req = doc_request(o.case)
         xk = _short(o.xcomkit, o.airflow)
         if o.verdict == "documented-not-met":
             xk += f" **(not yet; documented: {_describe(o.case.expect_xcomkit)})**"
         lines.append(f"| `{req}` | {_short(o.airflow, o.xcomkit)} | {xk} | {o.case.why} |")
+    lines += ["", "## Divergences no request above can show", ""]
+    lines += [f"- **{subject}.** {reason}" for subject, reason in OTHER_DIVERGENCES]
     lines += [
         "",
         "Not in the table, because they are normalized away: xcomkit answers",
@@ -639,8 +701,41 @@ def compatibility_doc(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def compare_raw(airflow: Server, xcomkit: Server) -> list[tuple[str, str]]:
+    """Each raw-HTTP check (compat/raw_http.py) on both servers: (name, diff; empty when
+    the normalized answers are equal)."""
+    results = []
+    for check in raw_checks(lambda: airflow.token("admin")):
+        a = normalize(run_check(airflow.base_url, check))
+        x = normalize(run_check(xcomkit.base_url, replace_token(check, xcomkit)))
+        diff = ""
+        if a != x:
+            diff = "\n".join(
+                difflib.unified_diff(
+                    _dump({"a": a}), _dump({"a": x}), "airflow", "xcomkit", lineterm=""
+                )
+            )
+        results.append((check.name, diff))
+    return results
+
+
+def replace_token(check: Any, server: Server) -> Any:
+    """The check with the Authorization headers made for ``server``."""
+    from compat.raw_http import RawCheck
+
+    token = f"Bearer {server.token('admin')}"
+    requests = [
+        (m, t, {k: (token if k == "Authorization" else v) for k, v in h.items()}, b)
+        for m, t, h, b in check.requests
+    ]
+    return RawCheck(check.name, requests, check.pipelined)
+
+
 def report(
-    outcomes: list[Outcome], client_results: list[tuple[str, bool, str]], args: argparse.Namespace
+    outcomes: list[Outcome],
+    client_results: list[tuple[str, bool, str]],
+    args: argparse.Namespace,
+    raw_results: list[tuple[str, str]] | None = None,
 ) -> int:
     if args.json_out:
         args.json_out.write_text(
@@ -656,12 +751,12 @@ def report(
                     for o in outcomes
                 ],
                 indent=1,
-                ensure_ascii=False,
+                ensure_ascii=True,
                 default=str,
             )
         )
     if args.write_doc:
-        args.write_doc.write_text(compatibility_doc(outcomes))
+        args.write_doc.write_text(compatibility_doc(outcomes), errors="backslashreplace")
     by = {
         v: [o for o in outcomes if o.verdict == v]
         for v in ("equal", "documented", "unexpected", "documented-not-met")
@@ -681,6 +776,15 @@ def report(
             f"\n=== XCOMKIT 5XX: {o.case.name}\n    {describe_request(o.case)}\n"
             f"    {o.xcomkit.status} {o.xcomkit.body!r}"
         )
+    doc_path = args.write_doc or DOC
+    unlisted = missing_from_doc(outcomes, doc_path.read_text() if doc_path.exists() else "")
+    for item in unlisted:
+        print(f"\n=== NOT IN {doc_path.name}: {item}")
+    raw_results = raw_results or []
+    raw_differ = [name for name, diff in raw_results if diff]
+    for name, diff in raw_results:
+        if diff:
+            print(f"\n=== RAW HTTP DIFFERS: {name}\n{diff}")
     failed_clients = [name for name, ok, _ in client_results if not ok]
     for name, ok, out in client_results:
         counts = re.findall(r"^=*\s*(\d+ (?:passed|failed).*?)\s*=*$", out, re.M)
@@ -694,9 +798,18 @@ def report(
         f"{len(by['unexpected'])} unexpected differences, "
         f"{len(by['documented-not-met'])} documented answers not met, "
         f"{len(xk_5xx)} xcomkit 5xx, "
+        f"{len(unlisted)} divergences missing from {doc_path.name}, "
+        f"{len(raw_results) - len(raw_differ)}/{len(raw_results)} raw-HTTP checks equal, "
         f"{len(client_results) - len(failed_clients)}/{len(client_results)} client runs ok"
     )
-    bad = by["unexpected"] or by["documented-not-met"] or xk_5xx or failed_clients
+    bad = (
+        by["unexpected"]
+        or by["documented-not-met"]
+        or xk_5xx
+        or failed_clients
+        or unlisted
+        or raw_differ
+    )
     return 1 if bad else 0
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, text
 
 from xcomkit import values
-from xcomkit.store import logins, registry, xcoms
+from xcomkit.store import dag_runs, logins, registry, xcoms
 from xcomkit.store import users as user_store
 
 log = logging.getLogger("xcomkit.service")
@@ -33,6 +33,12 @@ class ServiceError(Exception):
     def __init__(self, detail: Any):
         super().__init__(detail)
         self.detail = detail
+
+
+class BadRequest(ServiceError):
+    """The request cannot be carried out as asked (HTTP 400)."""
+
+    status_code = 400
 
 
 class NotFound(ServiceError):
@@ -232,31 +238,124 @@ def get_dag_run(engine: Engine, dag_id: str, dag_run_id: str) -> Row[Any]:
     with _read(engine) as conn:
         row = registry.get_dag_run(conn, dag_id, dag_run_id)
     if row is None:
-        raise NotFound(
-            f"The DagRun with dag_id: `{dag_id}` and run_id: `{dag_run_id}` was not found"
-        )
+        raise _not_found_run(dag_id, dag_run_id)
     return row
+
+
+@dataclass
+class DagRunPage:
+    """A page of DAG runs: ``rows`` (``dag_run`` columns and ``dag_display_name``),
+    ``total`` (exact for offset pages, at most :data:`~xcomkit.store.dag_runs.EXACT_COUNT_LIMIT`
+    for keyset pages) and, for keyset pages, whether pages lie after and before it."""
+
+    rows: list[Row[Any]]
+    total: int
+    has_next: bool = False
+    has_prev: bool = False
+
+
+def _not_found_run(dag_id: str, dag_run_id: str) -> NotFound:
+    return NotFound(f"The DagRun with dag_id: `{dag_id}` and run_id: `{dag_run_id}` was not found")
+
+
+def check_dag(engine: Engine, dag_id: str) -> None:
+    """Raises:
+    NotFound: ``dag_id`` is not ``~`` and no such DAG exists (Airflow's message)."""
+    if dag_id == "~":
+        return
+    with _read(engine) as conn:
+        if registry.get_dag(conn, dag_id) is None:
+            raise NotFound(f"The Dag with ID: `{dag_id}` was not found")
 
 
 def list_dag_runs(
     engine: Engine,
-    dag_id: str,
+    f: dag_runs.DagRunFilter,
     *,
-    limit: int,
-    offset: int,
     order_by: Sequence[tuple[Any, bool]],
-) -> tuple[list[Row[Any]], int]:
-    """A page of DAG runs of ``dag_id`` (``~``: every DAG) and the total count.
+    limit: int,
+    offset: int = 0,
+    cursor: tuple[Sequence[Any], bool] | None = None,
+    keyset: bool = False,
+) -> DagRunPage:
+    """A page of the DAG runs matching ``f``, as Airflow's DAG-run list pages them.
+
+    Offset pages (``keyset=False``): ``limit`` rows from ``offset``, the exact total.
+    Keyset pages (``keyset=True``): ``limit`` rows after the sort key of ``cursor``
+    (``(values, backward)``; None for the first page), or before it when ``backward``;
+    the total is capped at :data:`~xcomkit.store.dag_runs.EXACT_COUNT_LIMIT`. As Airflow,
+    a backward page always has a next page.
+    """
+    now = _now()
+    with _read(engine) as conn:
+        if not keyset:
+            total = dag_runs.count(conn, f, now)
+            if limit == 0 or offset >= total:  # also keeps huge offsets away from SQL
+                return DagRunPage([], total)
+            rows = dag_runs.list_page(conn, f, now, order_by=order_by, limit=limit, offset=offset)
+            return DagRunPage(rows, total)
+        backward = cursor is not None and cursor[1]
+        order = [(col, desc != backward) for col, desc in order_by]
+        rows = dag_runs.list_page(
+            conn, f, now, order_by=order, limit=limit + 1, after=cursor[0] if cursor else None
+        )
+        total = dag_runs.count(conn, f, now, cap=dag_runs.EXACT_COUNT_LIMIT)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if backward:
+        rows.reverse()
+        return DagRunPage(rows, total, has_next=True, has_prev=has_more)
+    return DagRunPage(rows, total, has_next=has_more, has_prev=cursor is not None)
+
+
+def patch_dag_run(
+    engine: Engine, dag_id: str, dag_run_id: str, changes: dict[str, Any]
+) -> Row[Any]:
+    """Change a run's ``note`` and/or ``state`` (the keys present in ``changes``), as
+    Airflow's PATCH does: an empty note removes it; a null state changes nothing; a
+    state change moves queued_at, start_date and end_date as Airflow's ``set_state``.
+    ``updated_at`` moves only when a ``dag_run`` column changes (Airflow keeps the note
+    in another table).
 
     Raises:
-        NotFound: ``dag_id`` is not ``~`` and no such DAG exists.
+        NotFound: no such run.
     """
-    with _read(engine) as conn:
-        if dag_id != "~" and registry.get_dag(conn, dag_id) is None:
-            raise NotFound(f"The Dag with ID: `{dag_id}` was not found")
-        return registry.list_dag_runs(
-            conn, None if dag_id == "~" else dag_id, limit=limit, offset=offset, order_by=order_by
-        )
+    now = _now()
+    with _write(engine) as conn:
+        row = dag_runs.get_for_update(conn, dag_id, dag_run_id)
+        if row is None:
+            raise _not_found_run(dag_id, dag_run_id)
+        values: dict[str, Any] = {}
+        if changes.get("state") is not None:
+            values.update(dag_runs.state_change(row, changes["state"], now))
+        if values:
+            values["updated_at"] = now
+        if "note" in changes:
+            values["note"] = changes["note"] or None
+        if values:
+            dag_runs.update_run(conn, row.id, values)
+        updated = registry.get_dag_run(conn, dag_id, dag_run_id)
+    assert updated is not None
+    return updated
+
+
+def delete_dag_run(engine: Engine, dag_id: str, dag_run_id: str) -> None:
+    """Delete a run and its XComs.
+
+    Raises:
+        NotFound: no such run.
+        Conflict: the run is ``running`` (Airflow deletes queued, success and failed runs).
+    """
+    with _write(engine) as conn:
+        row = dag_runs.get_for_update(conn, dag_id, dag_run_id)
+        if row is None:
+            raise _not_found_run(dag_id, dag_run_id)
+        if row.state not in dag_runs.MUTABLE_STATES:
+            raise Conflict(
+                f"The DagRun with dag_id: `{dag_id}` and run_id: `{dag_run_id}` "
+                f"cannot be deleted in {row.state} state"
+            )
+        dag_runs.delete_run(conn, row.id)
 
 
 def trigger_dag_run(
@@ -271,6 +370,7 @@ def trigger_dag_run(
     note: str | None,
     triggered_by: str,
     user_name: str | None,
+    partition_key: str | None = None,
 ) -> Row[Any]:
     """Create a manual DAG run in state ``queued``, as Airflow's trigger endpoint does.
 
@@ -279,6 +379,7 @@ def trigger_dag_run(
 
     Raises:
         NotFound: no such DAG.
+        BadRequest: a ``partition_key`` was given (no xcomkit DAG is partitioned).
         Conflict: the dag_run_id or the logical_date is taken for this DAG (with
             Airflow's unique-constraint ``detail`` object).
     """
@@ -293,6 +394,10 @@ def trigger_dag_run(
     with _write(engine) as conn:
         if registry.get_dag(conn, dag_id) is None:
             raise NotFound(f"Dag with dag_id: '{dag_id}' not found")
+        if partition_key is not None:
+            raise BadRequest(
+                f"Dag '{dag_id}' is not a partitioned Dag and does not accept a partition_key."
+            )
         try:
             registry.create_dag_run(
                 conn,
@@ -303,7 +408,7 @@ def trigger_dag_run(
                     run_after=run_after,
                     data_interval=data_interval,
                     queued_at=now,
-                    conf_json=values.encode(conf) if conf is not None else None,
+                    conf_json=dag_runs.conf_text(conf),
                     note=note,
                     triggered_by=triggered_by,
                     triggering_user_name=user_name,

@@ -66,8 +66,15 @@ def test_login_body_errors(api) -> None:
         415,
         {"detail": "Only application/json or application/x-www-form-urlencoded is supported"},
     )
+    # No Content-Type: read as JSON, as Airflow reads it (an empty body is not JSON: 422).
     r = api.client.post("/auth/token")
-    assert r.status_code == 415
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("Request body is not valid JSON")
+    r = api.client.post(
+        "/auth/token", content=json.dumps({"username": "admin", "password": password_for("admin")})
+    )
+    assert r.status_code == 201, r.text
+    assert set(r.json()) == {"access_token"}
     r = api.client.post("/auth/token", content="{bad", headers={"Content-Type": "application/json"})
     assert r.status_code == 422
     r = api.client.post("/auth/token", data={"username": "admin"})

@@ -29,3 +29,32 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
+
+
+def test_migration_0003_keeps_runs_and_dates_them(tmp_path) -> None:
+    """A database at 0001 with a run moves to the head (0003 adds the columns): the run
+    keeps its XCom count and gets updated_at from its queued_at; partition columns NULL."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from xcomkit.store.db import _alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'u.db'}")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO dag (dag_id, dag_display_name) VALUES ('d', 'D')"))
+        conn.execute(
+            text(
+                "INSERT INTO dag_run (dag_id, run_id, run_after, queued_at, run_type, state, "
+                "xcom_count) VALUES ('d', 'r', '2025-01-02 00:00:00.000000', "
+                "'2025-01-01 00:00:00.000000', 'manual', 'queued', 3)"
+            )
+        )
+    migrate(engine)
+    assert not needs_migration(engine)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT xcom_count, updated_at, partition_key, partition_date FROM dag_run")
+        ).one()
+    assert tuple(row) == (3, "2025-01-01 00:00:00.000000", None, None)

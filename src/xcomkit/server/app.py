@@ -33,6 +33,7 @@ from xcomkit.server.audit import AuditLog
 from xcomkit.server.auth.tokens import TokenService
 from xcomkit.server.deps import ServerContext, current_user, principal_from_header, writer
 from xcomkit.server.encoding import json_response
+from xcomkit.server.envelope import AirflowGZip
 from xcomkit.server.execution import Unavailable, WorkLanes
 from xcomkit.server.guard import RequestGuard
 from xcomkit.server.routes import auth, dag_runs, monitor, xcom
@@ -206,5 +207,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         max_body_bytes=settings.max_body_bytes,
         login_body_bytes=settings.login_body_bytes,
     )
+    # As in Airflow's api-server: gzip when the client accepts it (see server/envelope.py),
+    # for the guard's own answers too.
+    app.add_middleware(AirflowGZip)
     app.add_middleware(AuditLog)  # outermost: sees every answer, the guard's too
     return app

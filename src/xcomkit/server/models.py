@@ -7,7 +7,8 @@ OpenAPI contract; the XCom routes encode their bodies directly (see ``encoding``
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -251,6 +252,97 @@ class TriggerDAGRunPostBody(StrictModel):
                 "or both must be None"
             )
         return self
+
+
+class DagRunMutableStates(str, Enum):
+    """The states a DAG run may be set to (Airflow's enum: same 422 on another value)."""
+
+    QUEUED = "queued"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class DagRunPatchBody(StrictModel):
+    """Body of ``PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}`` (Airflow's
+    DAGRunPatchBody): a state a run may be set to, and/or a note of at most 1000 characters."""
+
+    state: DagRunMutableStates | None = None
+    note: str | None = Field(default=None, max_length=1000)
+
+
+_Floatish = Annotated[float | None, Field(allow_inf_nan=False)]
+
+
+class DagRunListQuery(BaseModel):
+    """Query parameters of ``GET /api/v2/dags/{dag_id}/dagRuns``, every one Airflow
+    3.3.2 declares, with its names, types and defaults (so malformed values get the same
+    422s). ``state`` and ``run_type`` are checked by the route (Airflow's 422 ``detail``
+    is a string). Beyond Airflow: datetimes must carry a time zone (Airflow answers 500
+    for naive ones), patterns are at most 4096 characters, no text carries a NUL.
+    """
+
+    limit: NonNegativeInt = 50
+    offset: NonNegativeInt = 0
+    cursor: str | None = None
+    partition_date_gte: date | None = None
+    partition_date_lte: date | None = None
+    run_after_gte: UtcDatetime | None = None
+    run_after_gt: UtcDatetime | None = None
+    run_after_lte: UtcDatetime | None = None
+    run_after_lt: UtcDatetime | None = None
+    logical_date_gte: UtcDatetime | None = None
+    logical_date_gt: UtcDatetime | None = None
+    logical_date_lte: UtcDatetime | None = None
+    logical_date_lt: UtcDatetime | None = None
+    start_date_gte: UtcDatetime | None = None
+    start_date_gt: UtcDatetime | None = None
+    start_date_lte: UtcDatetime | None = None
+    start_date_lt: UtcDatetime | None = None
+    end_date_gte: UtcDatetime | None = None
+    end_date_gt: UtcDatetime | None = None
+    end_date_lte: UtcDatetime | None = None
+    end_date_lt: UtcDatetime | None = None
+    duration_gte: _Floatish = None
+    duration_gt: _Floatish = None
+    duration_lte: _Floatish = None
+    duration_lt: _Floatish = None
+    updated_at_gte: UtcDatetime | None = None
+    updated_at_gt: UtcDatetime | None = None
+    updated_at_lte: UtcDatetime | None = None
+    updated_at_lt: UtcDatetime | None = None
+    conf_contains: str | None = None
+    run_type: list[str] = Field(default_factory=list)
+    state: list[str] = Field(default_factory=list)
+    dag_version: list[int] = Field(default_factory=list)
+    bundle_version: str | None = None
+    order_by: list[str] = Field(default_factory=lambda: ["id"])
+    run_id_pattern: _Pattern = None
+    run_id_prefix_pattern: _Pattern = None
+    triggering_user_name_pattern: _Pattern = None
+    triggering_user_name_prefix_pattern: _Pattern = None
+    dag_id_pattern: _Pattern = None
+    dag_id_prefix_pattern: _Pattern = None
+    partition_key_pattern: _Pattern = None
+    partition_key_prefix_pattern: _Pattern = None
+    consuming_asset_pattern: _Pattern = None
+
+    _text_has_no_nul = field_validator(
+        "cursor",
+        "conf_contains",
+        "run_type",
+        "state",
+        "bundle_version",
+        "order_by",
+        "run_id_pattern",
+        "run_id_prefix_pattern",
+        "triggering_user_name_pattern",
+        "triggering_user_name_prefix_pattern",
+        "dag_id_pattern",
+        "dag_id_prefix_pattern",
+        "partition_key_pattern",
+        "partition_key_prefix_pattern",
+        "consuming_asset_pattern",
+    )(_no_nul)
 
 
 class LoginBody(StrictModel):

@@ -29,8 +29,8 @@ MAX_ALTERNATIVES = 100
 PatternQuery = Annotated[str | None, Query(max_length=MAX_PATTERN_LENGTH)]
 
 
-def _terms(value: str, name: str) -> list[str]:
-    if "|" in value:
+def _terms(value: str, name: str, pipe_as_or: bool = True) -> list[str]:
+    if pipe_as_or and "|" in value:
         terms = [t.strip() for t in value.split("|") if t.strip()]
         if len(terms) > MAX_ALTERNATIVES:
             raise RequestValidationError(
@@ -49,10 +49,11 @@ def _terms(value: str, name: str) -> list[str]:
     return [value]
 
 
-def like_patterns(value: str | None, name: str) -> list[str] | None:
+def like_patterns(value: str | None, name: str, *, pipe_as_or: bool = True) -> list[str] | None:
     """ILIKE patterns (OR-ed) for the ``*_pattern`` parameter ``name``.
 
-    None when the filter is absent.
+    None when the filter is absent. With ``pipe_as_or=False`` a ``|`` is literal (as
+    Airflow reads ``partition_key_pattern``).
 
     Raises:
         RequestValidationError: more than :data:`MAX_ALTERNATIVES` alternatives (422).
@@ -61,7 +62,7 @@ def like_patterns(value: str | None, name: str) -> list[str] | None:
         return None
     if value == "~":
         value = "%"
-    return [f"%{t}%" for t in _terms(value, name)]
+    return [f"%{t}%" for t in _terms(value, name, pipe_as_or)]
 
 
 def _strip_tail(term: str) -> str:
@@ -88,7 +89,9 @@ def prefix_upper_bound(term: str) -> str | None:
     return None
 
 
-def prefix_bounds(value: str | None, name: str) -> list[tuple[str, str | None]] | None:
+def prefix_bounds(
+    value: str | None, name: str, *, pipe_as_or: bool = True
+) -> list[tuple[str, str | None]] | None:
     """(lower, upper) range bounds (OR-ed) for the ``*_prefix_pattern`` parameter ``name``.
 
     A lower bound of ``""`` stands for "any value" (``~``, or a term with no letters or
@@ -101,4 +104,4 @@ def prefix_bounds(value: str | None, name: str) -> list[tuple[str, str | None]] 
         return None
     if value == "~":
         value = ""
-    return [(_strip_tail(t), prefix_upper_bound(t)) for t in _terms(value, name)]
+    return [(_strip_tail(t), prefix_upper_bound(t)) for t in _terms(value, name, pipe_as_or)]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from xcomkit.store.schema import dag, dag_run, task
@@ -92,31 +91,6 @@ def create_dag_run(conn: Connection, values: dict[str, Any]) -> None:
         raise DagRunExists(values["run_id"]) from exc
 
 
-def list_dag_runs(
-    conn: Connection,
-    dag_id: str | None,
-    *,
-    limit: int,
-    offset: int,
-    order_by: Sequence[tuple[Any, bool]],
-) -> tuple[list[Row[Any]], int]:
-    """A page of DAG runs (all DAGs when ``dag_id`` is None) and the total count.
-
-    ``order_by`` is a list of (column, descending) pairs.
-    """
-    base = select(dag_run, dag.c.dag_display_name).join(dag, dag.c.dag_id == dag_run.c.dag_id)
-    count = select(func.count()).select_from(dag_run)
-    if dag_id is not None:
-        base = base.where(dag_run.c.dag_id == dag_id)
-        count = count.where(dag_run.c.dag_id == dag_id)
-    total = conn.execute(count).scalar_one()
-    if limit == 0 or offset >= total:  # also keeps huge offsets away from the database
-        return [], total
-    ordering = [col.desc() if desc else col.asc() for col, desc in order_by]
-    rows = conn.execute(base.order_by(*ordering).limit(limit).offset(offset)).all()
-    return list(rows), total
-
-
 def dag_run_columns(
     *,
     dag_id: str,
@@ -147,4 +121,5 @@ def dag_run_columns(
         "triggering_user_name": triggering_user_name,
         "conf": conf_json,
         "note": note,
+        "updated_at": queued_at,
     }

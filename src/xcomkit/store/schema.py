@@ -124,12 +124,18 @@ dag_run = Table(
     # How many XComs hang off the run, kept in the writes' own transactions, so that a
     # list filtered at most by dag_id and run_id counts its total without a scan.
     Column("xcom_count", Integer, nullable=False, server_default="0"),
+    # As Airflow's: set on insert and on every change (the list's updated_at_* filters).
+    Column("updated_at", UtcDateTime, nullable=True),
+    # Always NULL (xcomkit has no partitioned DAGs); read by the partition_key_* filters.
+    Column("partition_key", String(ID_LEN), nullable=True),
+    Column("partition_date", UtcDateTime, nullable=True),
     UniqueConstraint("dag_id", "run_id"),
     UniqueConstraint("dag_id", "logical_date"),  # as Airflow: one run per logical date
     Index("ix_dag_run_logical_date", "logical_date"),
     Index("ix_dag_run_run_after", "run_after"),
     # Covers the sums of xcom_count (list totals) without reading the wide run rows.
     Index("ix_dag_run_xcom_count", "dag_id", "run_id", "xcom_count"),
+    Index("ix_dag_run_updated_at", "updated_at"),
 )
 
 xcom = Table(

@@ -1,10 +1,12 @@
 """``POST /auth/token`` (JSON or form body) and ``POST /auth/token/cli`` (JSON body).
 
 Answers as Airflow's simple auth manager: 201 ``{"access_token": ...}``; 401
-``Invalid credentials``; 400 when the user name or password is empty; 415 for a body
-that is neither JSON nor a form; 422 with pydantic's error text as a *string* ``detail``
-for a body of the wrong shape (Airflow's quirk, kept for compatibility). Where Airflow
-answers 500 (no body at all, or malformed JSON), xcomkit answers 415 or 422.
+``Invalid credentials``; 400 when the user name or password is empty; a body without
+Content-Type is read as JSON; 415 for a Content-Type that does not start with
+``application/json`` or ``application/x-www-form-urlencoded``; 422 with pydantic's
+error text as a *string* ``detail`` for a body of the wrong shape (Airflow's quirk, kept
+for compatibility). Where Airflow answers 500 (no body at all, or malformed JSON),
+xcomkit answers 422.
 """
 
 from __future__ import annotations
@@ -28,15 +30,16 @@ _UNSUPPORTED = "Only application/json or application/x-www-form-urlencoded is su
 
 
 async def _read_login_body(request: Request) -> LoginBody:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # As Airflow: no Content-Type means JSON; otherwise the header's start decides.
+    content_type = request.headers.get("content-type", "application/json")
     try:
-        if content_type == "application/json":
+        if content_type.startswith("application/json"):
             try:
                 data: Any = await request.json()
             except (ValueError, RecursionError) as exc:
                 raise RequestValidationError(f"Request body is not valid JSON: {exc}") from None
             return LoginBody.model_validate(data)
-        if content_type == "application/x-www-form-urlencoded":
+        if content_type.startswith("application/x-www-form-urlencoded"):
             form = await request.form()
             return LoginBody.model_validate(
                 {"username": form.get("username"), "password": form.get("password")}

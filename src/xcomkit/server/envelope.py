@@ -1,0 +1,57 @@
+"""Response compression as Airflow 3.3.2's api-server answers.
+
+Airflow installs Starlette's ``GZipMiddleware(minimum_size=1024)``, but an auth
+middleware inside it streams every answer, and Starlette compresses a streamed answer
+whatever its size. So, seen from a client, Airflow compresses every answer that has a
+body when asked (``Accept-Encoding: gzip``), sends ``Vary: Accept-Encoding`` on those
+answers whether asked or not, and leaves answers without a body (204, 304) alone.
+:class:`AirflowGZip` gives the same answers with Starlette's own middleware.
+"""
+
+from __future__ import annotations
+
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Statuses whose answers never carry a body.
+_BODILESS = (204, 304)
+#: A marker header that makes Starlette's GZip pass an answer through untouched.
+_PASS = (b"content-encoding", b"identity")
+
+
+class AirflowGZip:
+    """gzip every answer with a body (compression level 5, Airflow's), none without.
+
+    Args:
+        app: the ASGI application to wrap.
+        compresslevel: zlib level, 1 (fast) to 9 (small).
+    """
+
+    def __init__(self, app: ASGIApp, compresslevel: int = 5) -> None:
+        self.gzip = GZipMiddleware(
+            self._mark_bodiless(app), minimum_size=0, compresslevel=compresslevel
+        )
+
+    @staticmethod
+    def _mark_bodiless(app: ASGIApp) -> ASGIApp:
+        async def marked(scope: Scope, receive: Receive, send: Send) -> None:
+            async def mark(message: Message) -> None:
+                if message["type"] == "http.response.start" and message["status"] in _BODILESS:
+                    message["headers"] = [*message.get("headers", []), _PASS]
+                await send(message)
+
+            await app(scope, receive, mark)
+
+        return marked
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.gzip(scope, receive, send)
+            return
+
+        async def unmark(message: Message) -> None:
+            if message["type"] == "http.response.start" and _PASS in message.get("headers", []):
+                message["headers"] = [h for h in message["headers"] if tuple(h) != _PASS]
+            await send(message)
+
+        await self.gzip(scope, receive, unmark)
