@@ -465,20 +465,25 @@ def dags_runs(
     ),
 ) -> None:
     """List the DAG runs of a DAG, oldest run_after first (exit 1 if no such DAG)."""
-    from xcomkit.store import registry
+    from datetime import datetime, timezone
+
+    from xcomkit.store import dag_runs, registry
     from xcomkit.store.schema import dag_run
 
     engine = _engine(_settings(db))
     with engine.connect() as conn:
         if registry.get_dag(conn, dag_id) is None:
             raise cli_errors.CliError(f"no DAG {dag_id!r}", cli_errors.NOT_FOUND)
-        runs, total = registry.list_dag_runs(
+        only_this_dag = dag_runs.DagRunFilter(dag_id=dag_id)
+        now = datetime.now(timezone.utc)
+        runs = dag_runs.list_page(
             conn,
-            dag_id,
-            limit=1_000_000,
-            offset=0,
+            only_this_dag,
+            now,
             order_by=[(dag_run.c.run_after, False), (dag_run.c.id, False)],
+            limit=1_000_000,
         )
+        total = dag_runs.count(conn, only_this_dag, now)
     rows = [
         {
             "dag_run_id": r.run_id,
