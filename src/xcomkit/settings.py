@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted, in bytes; larger ones answer 413 unread.",
     )
+    body_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a request body may take to arrive, then 408."
+    )
+    login_body_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a login body may take to arrive, then 408."
+    )
     login_body_bytes: int = Field(
         default=64 * 1024,
         ge=1024,

@@ -168,3 +168,94 @@ def test_unknown_route_is_404_not_401(driver) -> None:
 def test_reads_are_not_prechecked_but_still_need_a_token(api) -> None:
     r = api.client.get(XCOMS)
     assert (r.status_code, r.json()) == (401, {"detail": "Not authenticated"})
+
+
+def _slow_request(app, path: str, chunks: list[bytes], pause: float, headers=None) -> Outcome:
+    """Send ``chunks`` with ``pause`` seconds before each one after the first."""
+    hdrs = {"content-type": "application/json", **(headers or {})}
+    hdrs["content-length"] = str(sum(len(c) for c in chunks))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in hdrs.items()],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8080),
+    }
+    pending = list(chunks)
+    first = True
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal first
+        if not pending:
+            await asyncio.sleep(3600)  # a client that never finishes
+        if not first:
+            await asyncio.sleep(pause)
+        first = False
+        chunk = pending.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), 10))
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return Outcome(start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body, 0)
+
+
+def test_login_body_trickled_past_its_time_is_408(make_api) -> None:
+    api = make_api(login_body_timeout=0.2)
+    out = _slow_request(api.client.app, "/auth/token", [b'{"username": ', b'"a"}'], pause=1.0)
+    assert out.status == 408
+    assert out.json() == {"detail": "Request body not received within 0.2 s."}
+    assert out.headers["connection"] == "close"
+
+
+def test_write_body_trickled_past_its_time_is_408(make_api) -> None:
+    api = make_api(body_timeout=0.2)
+    out = _slow_request(
+        api.client.app, XCOMS, [b'{"key": "slow", ', b'"value": 1}'], 1.0, api.headers()
+    )
+    assert out.status == 408
+    assert api.client.get(f"{XCOMS}/slow", headers=api.headers()).status_code == 404
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+def test_login_client_leaving_mid_body_is_not_a_500(api, content_type) -> None:
+    scope_headers = [(b"content-type", content_type.encode()), (b"content-length", b"100")]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/auth/token",
+        "raw_path": b"/auth/token",
+        "query_string": b"",
+        "root_path": "",
+        "headers": scope_headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8080),
+    }
+    messages = iter(
+        [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(api.client.app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400

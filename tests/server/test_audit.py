@@ -115,3 +115,25 @@ def test_json_log_format_puts_audit_fields_at_the_top_level() -> None:
         "key": 'a "b"',
         "name": "xcomkit.audit",
     }
+
+
+@pytest.mark.parametrize(
+    "name", ["a\rFAKE who=admin", "x\u2028y", "esc\x1b[2K", "t\tstatus=201", "n\x00"]
+)
+def test_text_records_escape_every_control_and_separator_character(audit, name) -> None:
+    from xcomkit.server.audit import record
+
+    record(who=name, action="create_token", outcome="denied")
+    [rec] = audit()
+    message = rec.getMessage()
+    assert message.isprintable() and message.isascii(), repr(message)
+    assert f"who={json.dumps(name)}" in message
+
+
+def test_records_cut_long_fields(audit) -> None:
+    from xcomkit.server.audit import MAX_FIELD_CHARS, record
+
+    record(who="u" * 100_000, action="create_token")
+    [rec] = audit()
+    assert len(rec.getMessage()) < MAX_FIELD_CHARS + 200
+    assert rec.who.endswith("...(100000 chars)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -13,9 +14,25 @@ import uvicorn
 from tests.conftest import free_port
 from xcomkit.server.connections import HeaderDeadlineProtocol, raise_fd_limit
 
+BIG = 64 * 1024 * 1024
+
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
+        return
+    if scope["path"] == "/big":
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(BIG).encode())],
+            }
+        )
+        for _ in range(BIG // (1024 * 1024)):
+            await send(
+                {"type": "http.response.body", "body": b"x" * (1024 * 1024), "more_body": True}
+            )
+        await send({"type": "http.response.body", "body": b""})
         return
     if scope["path"] == "/slow":
         await asyncio.sleep(0.6)  # longer than the header timeout below
@@ -109,3 +126,28 @@ def test_fd_limit_is_raised_to_the_hard_limit() -> None:
     soft, hard = raise_fd_limit()
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == (soft, hard)
     assert hard == resource.RLIM_INFINITY or soft == hard
+
+
+def test_request_head_over_the_limit_is_431_and_closed(server) -> None:
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.settimeout(5)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (100 * 1024))
+        reply = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(4096):
+                reply += chunk
+    assert reply.startswith(b"HTTP/1.1 431 ")
+
+
+def test_client_that_stops_reading_an_answer_is_dropped(server) -> None:
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(1.5)  # well past the 0.3 s timeout, reading nothing
+        sock.settimeout(5)
+        got = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                got += len(chunk)
+    assert got < BIG  # the server gave up on the rest of the answer

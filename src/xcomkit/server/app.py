@@ -206,6 +206,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         writer_dep=writer,
         max_body_bytes=settings.max_body_bytes,
         login_body_bytes=settings.login_body_bytes,
+        body_timeout=settings.body_timeout,
+        login_body_timeout=settings.login_body_timeout,
     )
     # As in Airflow's api-server: gzip when the client accepts it (see server/envelope.py),
     # for the guard's own answers too.

@@ -20,6 +20,7 @@ from the command line are written with :func:`record`.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -48,16 +49,33 @@ def outcome(status: int) -> str:
     return "denied" if status in (401, 403, 429) else "failed"
 
 
+#: Longest text kept of one field (a user name a caller made up, a path).
+MAX_FIELD_CHARS = 512
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+        return value[:MAX_FIELD_CHARS] + f"...({len(value)} chars)"
+    return value
+
+
 def record(**fields: Any) -> None:
-    """Write one audit record; ``fields`` as described in the module docstring."""
-    message = " ".join(f"{k}={_text(v)}" for k, v in fields.items() if v is not None)
-    log.info(message, extra={k: v for k, v in fields.items() if v is not None})
+    """Write one audit record; ``fields`` as described in the module docstring.
+
+    Text fields are cut at :data:`MAX_FIELD_CHARS` characters, so a caller cannot grow
+    the log faster than by a bounded amount per request.
+    """
+    kept = {k: _short(v) for k, v in fields.items() if v is not None}
+    message = " ".join(f"{k}={_text(v)}" for k, v in kept.items())
+    log.info(message, extra=kept)
 
 
 def _text(value: Any) -> str:
+    # Quoted as a JSON string (every control, separator and non-ASCII character escaped)
+    # whenever it is not plain printable text: no value can start a line or fake a field.
     text = str(value)
-    if not text or any(c in text for c in ' "=\n\\'):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if not text or not text.isascii() or not text.isprintable() or any(c in text for c in ' "=\\'):
+        return json.dumps(text)
     return text
 
 

@@ -33,13 +33,55 @@ def header_timeout() -> float:
     return float(raw) if raw else DEFAULT_HEADER_TIMEOUT
 
 
+#: Largest request head (request line and headers), in bytes; past it: 431 and close.
+MAX_HEAD_BYTES = 64 * 1024
+
+_TOO_LARGE_HEAD = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: application/json\r\nconnection: close\r\ncontent-length: 61\r\n\r\n"
+    b'{"detail":"Request head too large: the limit is 65536 bytes"}'
+)
+
+
 class HeaderDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, closing connections slow to send a request head."""
+    """uvicorn's httptools protocol, closing connections that are slow to send a request
+    head, send a head over :data:`MAX_HEAD_BYTES`, or stop reading an answer for longer
+    than the header timeout (their unsent answer would stay in memory)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timeout = header_timeout()
         self._header_timer: asyncio.TimerHandle | None = None
+        self._send_timer: asyncio.TimerHandle | None = None
+        self._head_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self._header_timer is not None:  # still waiting for a complete head
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._cancel_header_timer()
+                if not self.transport.is_closing():
+                    self.transport.write(_TOO_LARGE_HEAD)
+                    self.transport.close()
+                return
+        super().data_received(data)
+
+    def pause_writing(self) -> None:
+        # The client stopped reading: give it the header timeout to start again.
+        super().pause_writing()
+        if self._send_timer is None:
+            self._send_timer = self.loop.call_later(self._header_timeout, self._send_overdue)
+
+    def resume_writing(self) -> None:
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+        super().resume_writing()
+
+    def _send_overdue(self) -> None:
+        self._send_timer = None
+        if not self.transport.is_closing():
+            self.transport.abort()  # drop the unsent answer now
 
     def _arm_header_timer(self) -> None:
         self._cancel_header_timer()
@@ -61,6 +103,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._cancel_header_timer()
+        self._head_bytes = 0
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
@@ -72,6 +115,9 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
         super().connection_lost(exc)
 
 

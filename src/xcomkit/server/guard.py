@@ -7,7 +7,8 @@ read: an unauthenticated write is 401 and a viewer's write 403 whatever its body
 Airflow 3.3.2 answers (it authenticates before it validates a body). The principal it
 found is handed to the route through the request state, so the token is verified once.
 
-Every body is bounded while it streams: a ``Content-Length`` over the limit is refused
+Every body is bounded in size and time while it streams (30 s for a body, 5 s for a
+login's; 408 past it): a ``Content-Length`` over the limit is refused
 at once, and a chunked body is cut off as soon as it passes the limit; both answer
 413 with a JSON ``detail`` and close the connection. Login bodies (``/auth/...``)
 have a small limit of their own.
@@ -15,6 +16,7 @@ have a small limit of their own.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,17 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 def _too_large_detail(limit: int) -> str:
     return f"Request body too large: the limit is {limit} bytes."
+
+
+class BodyTooSlow(HTTPException):
+    """A request body did not arrive within its time: 408, and the connection is closed."""
+
+    def __init__(self, seconds: float):
+        super().__init__(
+            408,
+            f"Request body not received within {seconds:g} s.",
+            headers={"Connection": "close"},
+        )
 
 
 class BodyTooLarge(HTTPException):
@@ -102,6 +115,8 @@ class RequestGuard:
         writer_dep: Callable[..., Any],
         max_body_bytes: int,
         login_body_bytes: int,
+        body_timeout: float = 30.0,
+        login_body_timeout: float = 5.0,
     ) -> None:
         self.app = app
         self._fastapi_app = fastapi_app
@@ -110,6 +125,8 @@ class RequestGuard:
         self._writer_dep = writer_dep
         self.max_body_bytes = max_body_bytes
         self.login_body_bytes = login_body_bytes
+        self.body_timeout = body_timeout
+        self.login_body_timeout = login_body_timeout
         self._routes: list[tuple[APIRoute, _Need]] | None = None
 
     def _route_needs(self) -> list[tuple[APIRoute, _Need]]:
@@ -162,7 +179,13 @@ class RequestGuard:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
-        limit = self.login_body_bytes if scope["path"].startswith("/auth/") else self.max_body_bytes
+        login = scope["path"].startswith("/auth/")
+        limit = self.login_body_bytes if login else self.max_body_bytes
+        # A body trickled in a byte at a time would hold its connection (and, for a
+        # login, needs no credentials): the whole body has a time limit too.
+        seconds = self.login_body_timeout if login else self.body_timeout
+        loop = asyncio.get_running_loop()
+        body_deadline = loop.time() + seconds
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -179,7 +202,10 @@ class RequestGuard:
 
         async def bounded_receive() -> Message:
             nonlocal received
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, body_deadline - loop.time()))
+            except asyncio.TimeoutError:
+                raise BodyTooSlow(seconds) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
@@ -194,7 +220,10 @@ class RequestGuard:
 
         try:
             await self.app(scope, bounded_receive, tracking_send)
-        except BodyTooLarge as exc:
+        except (BodyTooLarge, BodyTooSlow) as exc:
             if started:
                 raise
-            await too_large(exc.limit)(scope, receive, send)
+            headers = dict(exc.headers or {})
+            await json_response({"detail": exc.detail}, exc.status_code, headers)(
+                scope, receive, send
+            )

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from xcomkit import service
 from xcomkit.server import audit
@@ -36,11 +37,17 @@ async def _read_login_body(request: Request) -> LoginBody:
         if content_type.startswith("application/json"):
             try:
                 data: Any = await request.json()
+            except ClientDisconnect:
+                # The client left mid-body: nobody reads the answer; FastAPI says 400.
+                raise HTTPException(400, "There was an error parsing the body") from None
             except (ValueError, RecursionError) as exc:
                 raise RequestValidationError(f"Request body is not valid JSON: {exc}") from None
             return LoginBody.model_validate(data)
         if content_type.startswith("application/x-www-form-urlencoded"):
-            form = await request.form()
+            try:
+                form = await request.form()
+            except ClientDisconnect:
+                raise HTTPException(400, "There was an error parsing the body") from None
             return LoginBody.model_validate(
                 {"username": form.get("username"), "password": form.get("password")}
             )
