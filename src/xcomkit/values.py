@@ -15,6 +15,7 @@ The read-side transforms follow Apache Airflow 3.3.2's ``GET .../xcomEntries/{ke
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -64,29 +65,65 @@ def _parse_nested(text: str) -> Any:
     return decoded if isinstance(decoded, (dict, list)) else None
 
 
-def find_reserved_keys(value: Any, path: str = "value") -> tuple[str, list[str]] | None:
+#: Any text that could spell a reserved key: every one starts with "__", which a nested
+#: JSON string may also write as "\u005f\u005f".
+_RESERVED_HINT = re.compile(r"__|u005f", re.IGNORECASE)
+
+
+def json_text(value: Any) -> str | None:
+    """``value`` as JSON text for quick scans, or None when it cannot be encoded."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def find_reserved_keys(
+    value: Any, path: str = "value", text: str | None = None
+) -> tuple[str, list[str]] | None:
     """Return ``(path, sorted reserved keys)`` for the first dict holding reserved keys.
 
     Walks dicts and lists depth-first (iteratively, so depth is not limited by the
     interpreter's recursion limit); a string whose content parses as a JSON object or
     array is walked as well, because ``deserialize=true`` would re-parse it, as Airflow
     checks. ``path`` renders like ``value.a[2].b``. Returns None when the value is clean.
+    Numbers, booleans and nulls are never visited, and a path is only spelled out for
+    the hit, so a value of millions of numbers costs one pass over its containers.
     """
-    stack: list[tuple[Any, str]] = [(value, path)]
+    if text is not None and not _RESERVED_HINT.search(text):
+        return None  # ``text`` is ``value`` as JSON: no key can start with "__"
+    # Each entry: (item, trail); a trail is (parent trail, dict key or list index) or None.
+    stack: list[tuple[Any, Any]] = [(value, None)]
     while stack:
-        item, where = stack.pop()
+        item, trail = stack.pop()
         if isinstance(item, str):
             nested = _parse_nested(item)
             if nested is not None:
-                stack.append((nested, where))
+                stack.append((nested, trail))
         elif isinstance(item, dict):
             found = RESERVED_KEYS.intersection(item)
             if found:
-                return where, sorted(found)
-            stack.extend((v, f"{where}.{k}") for k, v in reversed(item.items()))
+                return _render_path(path, trail), sorted(found)
+            stack.extend(
+                (v, (trail, str(k)))
+                for k, v in reversed(item.items())
+                if isinstance(v, (dict, list, str))
+            )
         elif isinstance(item, list):
-            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(item))))
+            stack.extend(
+                (v, (trail, i))
+                for i, v in reversed(list(enumerate(item)))
+                if isinstance(v, (dict, list, str))
+            )
     return None
+
+
+def _render_path(root: str, trail: Any) -> str:
+    steps: list[str] = []
+    while trail is not None:
+        trail, step = trail
+        steps.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    return root + "".join(reversed(steps))
 
 
 def find_lone_surrogate(value: Any) -> str | None:
@@ -95,6 +132,14 @@ def find_lone_surrogate(value: Any) -> str | None:
     Python's JSON parser accepts escapes such as ``"\\ud800"`` that no UTF-8 text (and
     so no database) can hold.
     """
+    if isinstance(value, (dict, list)):
+        try:  # the common case, at C speed: the whole value encodes as UTF-8
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+            return None
+        except UnicodeEncodeError:
+            pass  # find which string
+        except (TypeError, ValueError, RecursionError):
+            pass  # not plain JSON data, or too deep to encode: walk it
     stack = [value]
     while stack:
         item = stack.pop()
@@ -111,12 +156,16 @@ def find_lone_surrogate(value: Any) -> str | None:
     return None
 
 
-def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH, text: str | None = None) -> bool:
     """True when ``value`` nests objects/arrays more than ``limit`` levels deep.
 
     Iterative, so any depth the JSON parser produced is measured without recursion.
+    With ``text`` (``value`` as JSON), a value with too few brackets to be that deep is
+    answered without a walk.
     """
     if not isinstance(value, (dict, list)):
+        return False
+    if text is not None and text.count("[") + text.count("{") <= limit:
         return False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -140,9 +189,10 @@ def check_value(value: Any) -> Any:
         XComValueError: reserved serialization keys, with Airflow's message; nesting
             beyond :data:`MAX_JSON_DEPTH`.
     """
-    if too_deep(value):
+    text = json_text(value) if isinstance(value, (dict, list, str)) else None
+    if too_deep(value, text=text):
         raise XComValueError(depth_error("value"))
-    hit = find_reserved_keys(value)
+    hit = find_reserved_keys(value, text=text)
     if hit:
         path, keys = hit
         raise XComValueError(

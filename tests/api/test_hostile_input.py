@@ -304,3 +304,36 @@ def test_nul_in_stored_body_fields_is_422_on_every_backend(api, url, body) -> No
 def test_nul_inside_a_json_value_is_kept(api) -> None:
     r = api.client.post(api.xcom_url(), json={"key": "n", "value": "a\x00b"}, headers=api.headers())
     assert (r.status_code, r.json()["value"]) == (201, "a\x00b")
+
+
+def test_large_values_read_in_every_mode_off_the_event_loop(api, monkeypatch) -> None:
+    """Values past the inline threshold are transformed in a lane, with the same answers."""
+    from xcomkit.server.routes import xcom as xcom_routes
+
+    threads: list[str] = []
+    real = xcom_routes._transformed
+
+    def spy(*args):
+        threads.append(__import__("threading").current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(xcom_routes, "_transformed", spy)
+    big = {"rows": list(range(30_000)), "text": "é" * 1000}
+    as_string = json.dumps(big)
+    for key, value in (("big", big), ("big_text", as_string)):
+        r = api.client.post(
+            api.xcom_url(), json={"key": key, "value": value}, headers=api.headers()
+        )
+        assert r.status_code == 201
+    url = api.xcom_url
+    r = api.client.get(url(key="big"), params={"stringify": "true"}, headers=api.headers())
+    assert r.json()["value"] == str(big)
+    r = api.client.get(url(key="big_text"), params={"deserialize": "true"}, headers=api.headers())
+    assert r.json()["value"] == big
+    r = api.client.get(
+        url(key="big_text"),
+        params={"deserialize": "true", "stringify": "true"},
+        headers=api.headers(),
+    )
+    assert r.json()["value"] == str(big)
+    assert threads and all(name.startswith("xcomkit-scan") for name in threads)

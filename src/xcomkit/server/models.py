@@ -44,7 +44,9 @@ class StrictModel(BaseModel):
             )
         if isinstance(data, dict):
             for name in _JSON_FIELDS.intersection(data):
-                if values.too_deep(data[name]):
+                field = data[name]
+                text = values.json_text(field) if isinstance(field, (dict, list)) else None
+                if values.too_deep(field, text=text):
                     raise ValueError(values.depth_error(name))
             # Fields stored in their own columns (not JSON values, where NUL is escaped).
             for name, field in data.items():

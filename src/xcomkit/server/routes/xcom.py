@@ -17,7 +17,7 @@ from sqlalchemy import Row
 from xcomkit import service, values
 from xcomkit.server import audit
 from xcomkit.server.deps import Ctx, Reader, Writer
-from xcomkit.server.encoding import json_response
+from xcomkit.server.encoding import JSONBytes, dumps, json_response
 from xcomkit.server.models import (
     XComCollectionResponse,
     XComCreateBody,
@@ -69,14 +69,31 @@ async def get_xcom_entry(
     row = await ctx.work.read(service.get_xcom, dag_id, dag_run_id, task_id, xcom_key, q.map_index)
     if not q.deserialize and not q.stringify:
         return _native(row)
+    if len(row.value or "") > TRANSFORM_INLINE_CHARS:
+        # Parsing, str() and re-encoding a large value takes CPU seconds: not on the loop.
+        body = await ctx.work.scan(_transformed, row, q.deserialize, q.stringify)
+    else:
+        body = _transformed(None, row, q.deserialize, q.stringify)
+    return body if isinstance(body, Response) else JSONBytes(body)
+
+
+#: Stored values longer than this (characters) are transformed off the event loop.
+TRANSFORM_INLINE_CHARS = 64 * 1024
+
+
+def _transformed(
+    _engine: Any, row: Entry | Row[Any], deserialize: bool, stringify: bool
+) -> bytes | Response:
+    """The encoded body of a GET with ``deserialize`` and/or ``stringify`` (Airflow's
+    order: deserialize first), or the native answer where they change nothing."""
     value = values.decode(row.value)
-    if q.deserialize:
-        if not q.stringify and not isinstance(value, str):
+    if deserialize:
+        if not stringify and not isinstance(value, str):
             return _native(row)  # deserialize changes only JSON strings
         value = values.deserialize(value)
     body = _entry(row)
-    body["value"] = values.stringify(value) if q.stringify else value
-    return json_response(body)
+    body["value"] = values.stringify(value) if stringify else value
+    return dumps(body)
 
 
 @router.get("", response_model=XComCollectionResponse)
