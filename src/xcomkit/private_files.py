@@ -66,6 +66,9 @@ def secure_sqlite_file(path: Path) -> None:
 
     Raises:
         OSError: the file cannot be created (for example, its directory is missing).
+        PermissionError: the file (or a companion) lies in a directory anyone may write
+            to (such as /tmp) and belongs to another user, or is a symbolic link there:
+            whoever planted it could read everything written to it.
     """
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_MODE)
@@ -74,8 +77,32 @@ def secure_sqlite_file(path: Path) -> None:
     else:
         os.close(fd)
         return
+    _refuse_planted(path)
     for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SQLITE_COMPANIONS)):
         if is_shared(candidate):
             log.warning("%s was readable by other users; narrowed to mode 0600", candidate)
             with contextlib.suppress(PermissionError):
                 candidate.chmod(PRIVATE_MODE)
+
+
+def _refuse_planted(path: Path) -> None:
+    directory = path.parent
+    try:
+        shared_dir = bool(directory.stat().st_mode & stat.S_IWOTH)
+    except OSError:
+        return
+    if not shared_dir:
+        return
+    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SQLITE_COMPANIONS)):
+        try:
+            info = candidate.lstat()
+        except FileNotFoundError:
+            continue
+        link = stat.S_ISLNK(info.st_mode)
+        if link or info.st_uid != os.geteuid():
+            what = "is a symbolic link" if link else "belongs to another user"
+            raise PermissionError(
+                f"refusing {candidate}: it is in {directory}, which anyone may write to, "
+                f"and {what}; whoever made it could read the database. Move the database "
+                "to a directory of its own."
+            )

@@ -96,3 +96,37 @@ def test_secret_file_from_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
     path.write_text("e" * 48)
     monkeypatch.setenv("XCOMKIT_JWT_SECRET_FILE", str(path))
     assert Settings().jwt_secret == "e" * 48
+
+
+def test_database_planted_by_another_user_in_a_shared_directory_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    planted = shared / "x.db"
+    planted.touch()
+    if os.geteuid() == 0:
+        os.chown(planted, 65534, 65534)  # nobody
+    else:
+        pytest.skip("needs root to plant a file owned by another user")
+    with pytest.raises(PermissionError, match="anyone may write to"):
+        make_engine(f"sqlite:///{planted}")
+
+
+def test_symlink_in_a_shared_directory_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    target = tmp_path / "elsewhere.db"
+    target.touch()
+    (shared / "x.db").symlink_to(target)
+    with pytest.raises(PermissionError, match="symbolic link"):
+        make_engine(f"sqlite:///{shared / 'x.db'}")
+
+
+def test_own_database_in_a_shared_directory_is_used(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    migrate(make_engine(f"sqlite:///{shared / 'x.db'}"))
+    make_engine(f"sqlite:///{shared / 'x.db'}").dispose()
+    assert mode(shared / "x.db") == 0o600
