@@ -1967,7 +1967,34 @@ OTHER_DIVERGENCES: list[tuple[str, str]] = [
         "Values nested deeper than 254 levels",
         "Airflow answers 500 when it cannot serve such a value; xcomkit refuses values, "
         "PATCH bodies and conf nested deeper than 254 levels (the deepest Airflow 3.3.2 "
-        "serves) with 422, and serves every value it holds, in every mode.",
+        "serves) with 422, and serves every value it holds, in every mode. One limit for "
+        "every body: Airflow also accepts a `conf` whose values are 255 levels deep (256 "
+        "with the conf object itself); xcomkit answers 422 there. Under `deserialize=true` "
+        "a string holding JSON deeper than the limit is returned as the string (Airflow: "
+        "500).",
+    ),
+    (
+        "Request size and time limits",
+        "Airflow reads bodies of any size and takes any time. xcomkit answers 413 to a body "
+        "over `--max-body-bytes` (16 MiB; 64 KiB for `/auth/token`), 408 to a body that "
+        "takes over 30 s to arrive (5 s for a login), 431 to a request head over 64 KiB, "
+        "and closes connections that send no complete head within `--header-timeout` "
+        "(10 s) or stop reading an answer for as long (docs/security.md).",
+    ),
+    (
+        "Request deadline and busy lanes",
+        "A request whose database work or password check cannot finish within "
+        "`--request-timeout` (10 s), or that finds too many requests waiting for the same "
+        "kind of work, answers 503 with `Retry-After: 1` and changes nothing; Airflow runs "
+        "it to the end however long it takes.",
+    ),
+    (
+        "Login rate limit",
+        "After 10 failed logins for one user name, or 50 from one client address, within "
+        "60 s, xcomkit answers `/auth/token` and `/auth/token/cli` with 429 and "
+        "`Retry-After` until the window ends, before checking the password; Airflow has no "
+        "limit. The compatibility job runs xcomkit with the limit off, since its cases log "
+        "in with wrong passwords many times.",
     ),
     (
         "Lone UTF-16 surrogates in text",
