@@ -50,14 +50,15 @@ def test_sqlite_statement_running_past_the_deadline_is_interrupted(engine) -> No
 
     with pytest.raises(DeadlineExceeded, match="request timeout"):
         asyncio.run(lanes.scan(slow))
-    assert len(seen) == 1 and "interrupted" in str(seen[0])
+    # Interrupted inline at the budget, then in the lane at the deadline.
+    assert len(seen) == 2 and all("interrupted" in str(e) for e in seen)
     # The lane's thread is free again and the connection usable.
     assert asyncio.run(lanes.scan(scalar("SELECT 7"))) == 7
     lanes.shutdown()
 
 
 def test_job_whose_deadline_passed_in_the_queue_never_starts(engine) -> None:
-    lanes = WorkLanes(engine, request_timeout=0.1, scan_threads=1)
+    lanes = WorkLanes(engine, request_timeout=0.1, scan_threads=1, inline_reads=False)
     release = threading.Event()
     started: list[str] = []
 
@@ -88,7 +89,7 @@ def test_job_whose_deadline_passed_in_the_queue_never_starts(engine) -> None:
 
 
 def test_full_lane_refuses_at_once_and_other_lanes_still_serve(engine) -> None:
-    lanes = WorkLanes(engine, request_timeout=5, scan_threads=1, max_waiting=2)
+    lanes = WorkLanes(engine, request_timeout=5, scan_threads=1, max_waiting=2, inline_reads=False)
     release = threading.Event()
 
     def blocker(_eng):
@@ -151,4 +152,28 @@ def test_hash_lane_runs_at_lower_priority_with_a_short_queue(engine) -> None:
     assert niceness == os.getpriority(os.PRIO_PROCESS, 0) + HASH_NICENESS
     assert lanes._lanes["hash"].max_waiting == 2 * HASH_WAITING_PER_THREAD
     assert lanes._lanes["read"].max_waiting == 128
+    lanes.shutdown()
+
+
+def test_cheap_reads_run_inline_and_slow_ones_move_to_their_lane(engine) -> None:
+    lanes = WorkLanes(engine, request_timeout=5)
+    where: list[str] = []
+
+    def read(sql):
+        def run(eng):
+            where.append(threading.current_thread().name)
+            return scalar(sql)(eng)
+
+        return run
+
+    async def scenario():
+        assert await lanes.read(read("SELECT 1")) == 1
+        assert await lanes.scan(read("SELECT 2")) == 2
+        count = await lanes.scan(read(SLOW_SQL.replace("1000000000", "3000000")))
+        assert count == 3000000
+
+    asyncio.run(scenario())
+    main = threading.main_thread().name
+    assert where[:2] == [main, main]  # inline, on the loop's thread
+    assert where[2:] == [main, "xcomkit-scan_0"]  # over budget: interrupted, then the lane
     lanes.shutdown()

@@ -5,14 +5,16 @@ Every database call and every password hash goes through :class:`WorkLanes`, whi
 one thread pool per kind of work so that one kind cannot starve another:
 
 ``read``
-    point lookups (one XCom, one DAG run, health): always a free thread for them. On a
-    SQLite file they first run inline, on a connection that never waits for a lock
-    (``busy_timeout=0``): a WAL read takes no lock and costs less than the thread hop
-    (about a third of a GET's CPU, measured), and the rare read that meets a lock
-    (a checkpoint, a recovery) moves to the lane, where it may wait until its deadline.
+    point lookups (one XCom, one DAG run, health): always a free thread for them.
 ``scan``
     list queries, which may walk many rows: at most ``scan_threads`` at once, so callers
     looping over the slowest filters cannot take every thread.
+
+On a SQLite file, reads and lists first run inline, on a connection that never waits
+for a lock, under a budget of :data:`INLINE_BUDGET` seconds enforced by SQLite's
+progress handler: most finish well within it, cheaper than a thread hop; one that meets
+a lock or runs past the budget is interrupted and moves to its lane, where it may wait
+and work until its deadline. The event loop never gives a read more than the budget.
 ``write``
     creates, updates, deletes. On SQLite one thread: writes queue in the process instead
     of on the file lock, and a lock held by another process delays only them.
@@ -66,6 +68,12 @@ class DeadlineExceeded(Unavailable):
     """The request's deadline passed before its work could finish; nothing was written."""
 
 
+#: Seconds a read may run on the event loop before it is interrupted and handed to its
+#: lane. A point read or a page of an indexed list takes well under a millisecond of
+#: SQLite time; handing each one to a thread would cost more than the read (measured:
+#: about a third of a GET's CPU), while a slow scan costs the loop this much, once.
+INLINE_BUDGET = 0.003
+
 #: Logins that may wait per hash thread before the lane refuses with 503.
 HASH_WAITING_PER_THREAD = 8
 #: The niceness of hash threads (Linux: per thread, inherited by Argon2's own threads).
@@ -94,6 +102,7 @@ class WorkLanes:
         read_threads, scan_threads, write_threads, hash_threads: threads per lane
             (``write_threads`` is 1 on SQLite whatever is asked).
         max_waiting: requests that may wait per lane before it refuses (503).
+        inline_reads: try reads and lists inline first on a SQLite file (see below).
     """
 
     def __init__(
@@ -106,10 +115,11 @@ class WorkLanes:
         write_threads: int = 4,
         hash_threads: int = 1,
         max_waiting: int = 128,
+        inline_reads: bool = True,
     ) -> None:
         self.engine = engine
         self.request_timeout = request_timeout
-        self._inline = _inline_reader(engine)
+        self._inline = _inline_reader(engine) if inline_reads else None
         if engine.dialect.name == "sqlite":
             write_threads = 1
         self._lanes = {
@@ -130,20 +140,39 @@ class WorkLanes:
         )
 
     async def read(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(engine, *args, **kwargs)`` for a point lookup: inline on SQLite unless
-        it meets a lock, else in the read lane."""
-        if self._inline is not None:
-            try:
-                with db.deadline(time.monotonic() + self.request_timeout):
-                    return fn(self._inline, *args, **kwargs)
-            except DBAPIError as exc:
-                if not is_transient(exc):
-                    raise
+        """``fn(engine, *args, **kwargs)`` for a point lookup: inline first on SQLite
+        (see :meth:`_inline_first`), else in the read lane."""
+        done, result = self._inline_first(fn, args, kwargs)
+        if done:
+            return result  # type: ignore[return-value]
         return await self._submit("read", fn, args, kwargs)
 
     async def scan(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(engine, *args, **kwargs)`` in the scan lane (list queries)."""
+        """``fn(engine, *args, **kwargs)`` for a list query: inline first on SQLite (see
+        :meth:`_inline_first`), else in the scan lane."""
+        done, result = self._inline_first(fn, args, kwargs)
+        if done:
+            return result  # type: ignore[return-value]
         return await self._submit("scan", fn, args, kwargs)
+
+    def _inline_first(
+        self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[bool, T | None]:
+        """Try a read on the event loop within :data:`INLINE_BUDGET` seconds.
+
+        On a SQLite file only, on a connection that never waits for a lock. A read that
+        meets a lock or runs past the budget is interrupted (nothing was changed) and
+        ``(False, None)`` sends it to its lane; the loop lost at most the budget.
+        """
+        if self._inline is None:
+            return False, None
+        try:
+            with db.deadline(time.monotonic() + INLINE_BUDGET):
+                return True, fn(self._inline, *args, **kwargs)
+        except DBAPIError as exc:
+            if not is_transient(exc):
+                raise
+            return False, None
 
     async def write(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``fn(engine, *args, **kwargs)`` in the write lane (one writer on SQLite)."""
