@@ -115,7 +115,7 @@ def _settings(db: str | None) -> Settings:
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"]) or "settings"
-            err.print(f"[red]error:[/red] {where}: {error['msg']}", highlight=False)
+            err.print(f"[red]error:[/red] {where}: {error['msg']}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -249,7 +249,9 @@ def serve(
 ) -> None:
     """Run the API server; migrates an empty or older database first.
 
-    Every option also reads from its ``XCOMKIT_*`` environment variable (docs/server.md).
+    --request-timeout, --max-body-bytes, --header-timeout and --log-format also read
+    XCOMKIT_REQUEST_TIMEOUT, XCOMKIT_MAX_BODY_BYTES, XCOMKIT_HEADER_TIMEOUT and
+    XCOMKIT_LOG_FORMAT; docs/server.md lists every setting.
     """
     import uvicorn
 

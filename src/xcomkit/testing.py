@@ -251,7 +251,7 @@ def _prepare(directory: Path) -> tuple[FastAPI, Engine, str, str]:
 
 
 def create_server(
-    directory: Path, manifest: dict[str, Any] | str | Path | Manifest | None = None
+    directory: str | Path, manifest: dict[str, Any] | str | Path | Manifest | None = None
 ) -> XComkitServer:
     """An xcomkit app on a new SQLite database in ``directory``, not listening yet.
 
@@ -260,19 +260,20 @@ def create_server(
 
     Args:
         directory: an existing, writable directory for the SQLite database.
-        manifest: DAGs and DAG runs to load (a dict in the manifest shape or a path).
+        manifest: DAGs and DAG runs to load (a dict in the manifest shape or a path);
+            None loads none (the pytest fixtures default to the demo DAG instead).
 
     Raises:
         xcomkit.manifest.ManifestError: a bad manifest.
     """
-    app, engine, db_url, token = _prepare(directory)
+    app, engine, db_url, token = _prepare(Path(directory))
     server = XComkitServer(app, engine, db_url, token)
     server.reset(manifest)
     return server
 
 
 def start_server(
-    directory: Path, manifest: dict[str, Any] | str | Path | Manifest | None = None
+    directory: str | Path, manifest: dict[str, Any] | str | Path | Manifest | None = None
 ) -> XComkitServer:
     """:func:`create_server`, then listen on a free loopback port.
 

@@ -110,7 +110,7 @@ def test_full_lane_refuses_at_once_and_other_lanes_still_serve(engine) -> None:
 
 
 def test_sqlite_has_one_writer_thread(engine) -> None:
-    lanes = WorkLanes(engine, request_timeout=5, write_threads=8)
+    lanes = WorkLanes(engine, request_timeout=5, write_threads=8, inline_reads=False)
     names = asyncio.run(
         _gather(lanes, [lambda _e: threading.current_thread().name for _ in range(20)])
     )
@@ -176,4 +176,55 @@ def test_cheap_reads_run_inline_and_slow_ones_move_to_their_lane(engine) -> None
     main = threading.main_thread().name
     assert where[:2] == [main, main]  # inline, on the loop's thread
     assert where[2:] == [main, "xcomkit-scan_0"]  # over budget: interrupted, then the lane
+    lanes.shutdown()
+
+
+def test_writes_run_inline_until_the_lock_is_taken_then_wait_in_the_writer(
+    engine, tmp_path, monkeypatch
+) -> None:
+    import sqlite3
+
+    from xcomkit.server import execution
+    from xcomkit.store.db import migrate
+
+    migrate(engine)
+    checkpoints: list[str] = []
+    real = execution._checkpoint
+    monkeypatch.setattr(execution, "CHECKPOINT_EVERY", 2)
+    monkeypatch.setattr(
+        execution,
+        "_checkpoint",
+        lambda eng: (checkpoints.append(threading.current_thread().name), real(eng)),
+    )
+    lanes = WorkLanes(engine, request_timeout=0.5)
+
+    def put(name):
+        def run(eng):
+            with eng.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+                conn.execute(
+                    text("INSERT INTO xcomkit_kv (name, value) VALUES (:n, 'v')"), {"n": name}
+                )
+            return threading.current_thread().name
+
+        return run
+
+    async def scenario():
+        first = [await lanes.write(put(f"k{i}")) for i in range(2)]
+        await asyncio.sleep(0.2)  # the checkpoint job runs in the writer thread
+        other = sqlite3.connect(str(tmp_path / "w.db"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(DeadlineExceeded):
+            await lanes.write(put("blocked"))  # inline fails at once; the writer waits
+        other.execute("ROLLBACK")
+        other.close()
+        last = await lanes.write(put("after"))
+        return first, last
+
+    first, last = asyncio.run(scenario())
+    main = threading.main_thread().name
+    assert first == [main, main] and last == main
+    assert checkpoints == ["xcomkit-write_0"]
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM xcomkit_kv ORDER BY name")).scalars().all()
+    assert names == ["after", "k0", "k1"]  # the write answered 503 changed nothing
     lanes.shutdown()

@@ -10,11 +10,13 @@ one thread pool per kind of work so that one kind cannot starve another:
     list queries, which may walk many rows: at most ``scan_threads`` at once, so callers
     looping over the slowest filters cannot take every thread.
 
-On a SQLite file, reads and lists first run inline, on a connection that never waits
-for a lock, under a budget of :data:`INLINE_BUDGET` seconds enforced by SQLite's
-progress handler: most finish well within it, cheaper than a thread hop; one that meets
-a lock or runs past the budget is interrupted and moves to its lane, where it may wait
-and work until its deadline. The event loop never gives a read more than the budget.
+On a SQLite file, reads, lists and writes first run inline, on a connection that never
+waits for a lock and never checkpoints, under a budget of :data:`INLINE_BUDGET` seconds
+enforced by SQLite's progress handler: most finish well within it, cheaper than a thread
+hop; one that meets a lock (another process's, or the writer thread's) or runs past the
+budget is interrupted, rolled back, and moves to its lane, where it may wait and work
+until its deadline. The event loop never gives one request's database work more than the
+budget; WAL checkpoints run in the writer thread.
 ``write``
     creates, updates, deletes. On SQLite one thread: writes queue in the process instead
     of on the file lock, and a lock held by another process delays only them.
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -43,13 +46,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from xcomkit.store import db
 from xcomkit.store.faults import is_transient
 
 T = TypeVar("T")
+log = logging.getLogger("xcomkit.server")
 
 
 class Unavailable(Exception):
@@ -73,6 +77,10 @@ class DeadlineExceeded(Unavailable):
 #: SQLite time; handing each one to a thread would cost more than the read (measured:
 #: about a third of a GET's CPU), while a slow scan costs the loop this much, once.
 INLINE_BUDGET = 0.003
+
+#: Inline writes between two WAL checkpoints run by the writer thread (a create adds a
+#: few pages; SQLite's own default checkpoints every 1,000 pages).
+CHECKPOINT_EVERY = 256
 
 #: Logins that may wait per hash thread before the lane refuses with 503.
 HASH_WAITING_PER_THREAD = 8
@@ -119,7 +127,9 @@ class WorkLanes:
     ) -> None:
         self.engine = engine
         self.request_timeout = request_timeout
-        self._inline = _inline_reader(engine) if inline_reads else None
+        self._inline = _inline_engine(engine) if inline_reads else None
+        self._inline_writes = 0
+        self._background: set[asyncio.Future[Any]] = set()
         if engine.dialect.name == "sqlite":
             write_threads = 1
         self._lanes = {
@@ -174,9 +184,35 @@ class WorkLanes:
                 raise
             return False, None
 
+    async def compute(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(engine, *args, **kwargs)`` for CPU-heavy work without the database (large
+        value transforms): always in the scan lane, never on the event loop."""
+        return await self._submit("scan", fn, args, kwargs)
+
     async def write(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(engine, *args, **kwargs)`` in the write lane (one writer on SQLite)."""
+        """``fn(engine, *args, **kwargs)`` for a write: inline first on SQLite (see
+        :meth:`_inline_first`: a write that finds the lock taken, by the writer thread or
+        another process, fails at once and moves to the lane), else in the write lane
+        (one writer thread on SQLite)."""
+        done, result = self._inline_first(fn, args, kwargs)
+        if done:
+            self._inline_writes += 1
+            if self._inline_writes % CHECKPOINT_EVERY == 0:
+                self._checkpoint_soon()
+            return result  # type: ignore[return-value]
         return await self._submit("write", fn, args, kwargs)
+
+    def _checkpoint_soon(self) -> None:
+        # The inline connection never checkpoints (a checkpoint writes and syncs the
+        # database file, which must not happen on the event loop): the writer thread does.
+        task = asyncio.ensure_future(self._submit("write", _checkpoint, (), {}))
+        self._background.add(task)
+        task.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, task: asyncio.Future[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("WAL checkpoint failed: %s", task.exception())
 
     async def hash(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``fn(engine, *args, **kwargs)`` in the hash lane (password checks)."""
@@ -227,11 +263,26 @@ class WorkLanes:
             self._inline.dispose()
 
 
-def _inline_reader(engine: Engine) -> Engine | None:
-    """For a SQLite file, an engine on it whose one connection never waits for a lock."""
+def _inline_engine(engine: Engine) -> Engine | None:
+    """For a SQLite file, an engine on it whose one connection never waits for a lock
+    and never checkpoints the WAL (:func:`_checkpoint` does, in the writer thread)."""
     url = engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
     if url.query.get("uri"):
         return None
-    return db.make_engine(url.render_as_string(hide_password=False), busy_timeout_ms=0, pool_size=1)
+    inline = db.make_engine(
+        url.render_as_string(hide_password=False), busy_timeout_ms=0, pool_size=1
+    )
+
+    @event.listens_for(inline, "connect")
+    def _no_checkpoints(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+    return inline
+
+
+def _checkpoint(engine: Engine) -> None:
+    """Copy the WAL's pages into the database file (``PRAGMA wal_checkpoint(PASSIVE)``)."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")

@@ -9,6 +9,7 @@ transactions may roll back on power loss, as WAL documents). Other backends
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -69,6 +70,23 @@ _PROGRESS_STEPS = 20_000
 _BUSY_SLACK_MS = 250
 
 
+def _enable_wal(cur: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another process holds the lock.
+
+    Switching a new database to WAL needs it alone, and SQLite answers "database is
+    locked" without waiting when several processes open a fresh file at once.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def make_engine(
     url: str,
     *,
@@ -110,7 +128,7 @@ def make_engine(
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             if not is_memory:
-                cur.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(cur)
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")

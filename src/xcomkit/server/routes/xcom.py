@@ -71,7 +71,7 @@ async def get_xcom_entry(
         return _native(row)
     if len(row.value or "") > TRANSFORM_INLINE_CHARS:
         # Parsing, str() and re-encoding a large value takes CPU seconds: not on the loop.
-        body = await ctx.work.scan(_transformed, row, q.deserialize, q.stringify)
+        body = await ctx.work.compute(_transformed, row, q.deserialize, q.stringify)
     else:
         body = _transformed(None, row, q.deserialize, q.stringify)
     return body if isinstance(body, Response) else JSONBytes(body)
