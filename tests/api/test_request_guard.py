@@ -16,6 +16,24 @@ XCOMS = "/api/v2/dags/xcom_demo/dagRuns/run_1/taskInstances/extract/xcomEntries"
 DAG_RUNS = "/api/v2/dags/xcom_demo/dagRuns"
 
 
+def http_scope(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    """An ASGI HTTP scope for ``method path`` with ``headers`` from a loopback client."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8080),
+    }
+
+
 @dataclass
 class Outcome:
     status: int
@@ -45,20 +63,7 @@ class Driver:
         hdrs = {"content-type": "application/json", **(headers or {})}
         if content_length and "content-length" not in hdrs:
             hdrs["content-length"] = str(sum(len(c) for c in chunks))
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(k.lower().encode(), v.encode()) for k, v in hdrs.items()],
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 8080),
-        }
+        scope = http_scope(method, path, hdrs)
         pending = list(chunks)
         read = 0
         messages: list[dict[str, Any]] = []
@@ -174,20 +179,7 @@ def _slow_request(app, path: str, chunks: list[bytes], pause: float, headers=Non
     """Send ``chunks`` with ``pause`` seconds before each one after the first."""
     hdrs = {"content-type": "application/json", **(headers or {})}
     hdrs["content-length"] = str(sum(len(c) for c in chunks))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in hdrs.items()],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8080),
-    }
+    scope = http_scope("POST", path, hdrs)
     pending = list(chunks)
     first = True
     messages: list[dict[str, Any]] = []
@@ -230,21 +222,9 @@ def test_write_body_trickled_past_its_time_is_408(make_api) -> None:
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
 def test_login_client_leaving_mid_body_is_not_a_500(api, content_type) -> None:
-    scope_headers = [(b"content-type", content_type.encode()), (b"content-length", b"100")]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/auth/token",
-        "raw_path": b"/auth/token",
-        "query_string": b"",
-        "root_path": "",
-        "headers": scope_headers,
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8080),
-    }
+    scope = http_scope(
+        "POST", "/auth/token", {"content-type": content_type, "content-length": "100"}
+    )
     messages = iter(
         [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]
     )

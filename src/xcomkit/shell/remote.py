@@ -12,11 +12,8 @@ that mode (never briefly wider) and replaced atomically.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import time
 from http import HTTPStatus
 from pathlib import Path
@@ -28,6 +25,7 @@ import typer
 
 from xcomkit.modern._base import query_string, quote_id, quote_key
 from xcomkit.modern._wire import HttpxWire, Response, StdlibWire, WireError
+from xcomkit.private_files import write_private
 from xcomkit.shell.errors import AUTH, CONFLICT, NOT_FOUND, SERVER, USAGE, CliError
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
@@ -60,20 +58,8 @@ def token_path(api_url: str) -> Path:
 def save_token(api_url: str, username: str, token: str) -> Path:
     """Keep ``token`` for ``api_url``; return the file (mode 0600, replaced atomically)."""
     path = token_path(api_url)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     data = json.dumps({"api_url": normalize_url(api_url), "username": username, "token": token})
-    # mkstemp creates the file 0600 from the start; os.replace swaps it in atomically.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".token-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_private(path, data)  # 0600 from the first byte, swapped in atomically
     return path
 
 
