@@ -151,3 +151,13 @@ def test_client_that_stops_reading_an_answer_is_dropped(server) -> None:
             while chunk := sock.recv(65536):
                 got += len(chunk)
     assert got < BIG  # the server gave up on the rest of the answer
+
+
+def test_head_and_a_large_body_in_one_read_is_not_431(server) -> None:
+    """A chunk that completes the head may carry body bytes: they are not head bytes."""
+    body = b"x" * (200 * 1024)
+    request = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.sendall(request)
+        sock.settimeout(5)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")

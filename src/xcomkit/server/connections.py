@@ -56,15 +56,17 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._head_bytes = 0
 
     def data_received(self, data: bytes) -> None:
-        if self._header_timer is not None:  # still waiting for a complete head
+        waiting = self._header_timer is not None
+        super().data_received(data)
+        # Bytes that left the head still incomplete were all head: count them (a chunk
+        # that completed it may carry body bytes, which are not the head's).
+        if waiting and self._header_timer is not None:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._cancel_header_timer()
                 if not self.transport.is_closing():
                     self.transport.write(_TOO_LARGE_HEAD)
                     self.transport.close()
-                return
-        super().data_received(data)
 
     def pause_writing(self) -> None:
         # The client stopped reading: give it the header timeout to start again.
