@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from xcomkit.private_files import is_shared
 
 DEFAULT_DB_URL = "sqlite:///xcomkit.db"
 
@@ -148,4 +151,8 @@ def read_secret_file(path: Path) -> str:
     except OSError as exc:
         raise ValueError(f"cannot read XCOMKIT_JWT_SECRET_FILE {path}: {exc.strerror}") from None
     check_secret(secret, f"the secret in {path}")
+    if is_shared(path):
+        logging.getLogger("xcomkit.settings").warning(
+            "%s (XCOMKIT_JWT_SECRET_FILE) is readable by other users; make it mode 0600", path
+        )
     return secret

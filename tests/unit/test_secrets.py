@@ -130,3 +130,17 @@ def test_own_database_in_a_shared_directory_is_used(tmp_path: Path) -> None:
     migrate(make_engine(f"sqlite:///{shared / 'x.db'}"))
     make_engine(f"sqlite:///{shared / 'x.db'}").dispose()
     assert mode(shared / "x.db") == 0o600
+
+
+def test_secret_file_readable_by_others_is_used_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "secret"
+    path.write_text("w" * 40)
+    path.chmod(0o644)
+    assert Settings(jwt_secret_file=path).jwt_secret == "w" * 40
+    assert "readable by other users" in caplog.text
+    caplog.clear()
+    path.chmod(0o600)
+    Settings(jwt_secret_file=path)
+    assert "readable by other users" not in caplog.text
