@@ -1967,7 +1967,9 @@ OTHER_DIVERGENCES: list[tuple[str, str]] = [
         "Values nested deeper than 254 levels",
         "Airflow answers 500 when it cannot serve such a value; xcomkit refuses values, "
         "PATCH bodies and conf nested deeper than 254 levels (the deepest Airflow 3.3.2 "
-        "serves) with 422, and serves every value it holds, in every mode. One limit for "
+        "serves: 254 empty arrays; with a number inside, Airflow's GET of 254 levels "
+        "already answers 500) with 422, and serves every value it holds, in every mode. "
+        "One limit for "
         "every body: Airflow also accepts a `conf` whose values are 255 levels deep (256 "
         "with the conf object itself); xcomkit answers 422 there. Under `deserialize=true` "
         "a string holding JSON deeper than the limit is returned as the string (Airflow: "

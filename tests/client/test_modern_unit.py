@@ -778,3 +778,25 @@ def test_sync_and_async_clients_have_the_same_api() -> None:
             assert list(sig.parameters) == list(async_api[name].parameters), name
     assert inspect.iscoroutinefunction(AsyncXComClient.pull)
     assert inspect.isasyncgenfunction(AsyncXComClient.aiter_entries)
+
+
+def test_response_bodies_parse_exactly() -> None:
+    from xcomkit.modern._base import load_json
+
+    assert load_json(b'{"value": [1180591620717411303424, -9223372036854775809]}') == {
+        "value": [1180591620717411303424, -9223372036854775809]
+    }
+    assert load_json(b'{"value": "\\ud800"}') == {"value": "\ud800"}
+    deep = b"[" * 300 + b"]" * 300
+    assert load_json(deep) is not None
+    assert load_json(b'{"value": 1.5}') == {"value": 1.5}
+    with pytest.raises(ValueError):
+        load_json(b"not json")
+
+
+def test_request_bodies_encode_big_integers_exactly() -> None:
+    from xcomkit.modern._base import dump_json
+
+    assert dump_json({"value": 2**64}) == b'{"value":18446744073709551616}'
+    with pytest.raises(TypeError, match="not JSON serialisable"):
+        dump_json({"value": {1, 2}})

@@ -8,7 +8,9 @@ wire (see ``_wire``) and ask this module what to send, whether to retry and what
 from __future__ import annotations
 
 import base64
+import json
 import random
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -37,13 +39,42 @@ _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
 def dump_json(body: Any) -> bytes:
     """Encode a request body as JSON bytes (non-str dict keys become strings).
 
+    orjson first; Python's encoder where orjson refuses what JSON can carry (integers
+    beyond 64 bits, nesting past 255 levels), so every value the server accepts can be
+    pushed exactly.
+
     Raises:
         TypeError: the body holds a value JSON cannot represent (e.g. a ``set``).
     """
     try:
         return orjson.dumps(body, option=_ORJSON_OPTS)
     except orjson.JSONEncodeError as exc:
-        raise TypeError(f"XCom value is not JSON serialisable: {exc}") from exc
+        try:
+            return json.dumps(body, separators=(",", ":")).encode()
+        except (TypeError, ValueError, RecursionError):
+            raise TypeError(f"XCom value is not JSON serialisable: {exc}") from exc
+
+
+#: 19 digits in a row may be an integer beyond 64 bits, which orjson reads as a float.
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def load_json(content: bytes) -> Any:
+    """Parse a response body exactly as the server wrote it.
+
+    orjson first; Python's parser where orjson would lose or refuse something: integers
+    beyond 64 bits (orjson makes them floats), lone UTF-16 surrogate escapes
+    (``"\\ud800"``), nesting past 255 levels.
+
+    Raises:
+        ValueError: the body is not JSON.
+    """
+    if not _LONG_DIGITS.search(content):
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            pass  # maybe valid JSON orjson refuses: let Python's parser decide
+    return json.loads(content)
 
 
 def quote_id(value: str) -> str:
@@ -212,8 +243,8 @@ def response_detail(response: Response) -> Any:
     if not content:
         return None
     try:
-        body = orjson.loads(content)
-    except orjson.JSONDecodeError:
+        body = load_json(content)
+    except ValueError:
         return response.text
     if isinstance(body, dict) and "detail" in body:
         return body["detail"]
@@ -249,8 +280,8 @@ def entry_from(response: Response) -> XComEntry:
         XComError: the body is not an XCom entry (not JSON, or fields missing).
     """
     try:
-        return XComEntry.from_json(orjson.loads(response.content))
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        return XComEntry.from_json(load_json(response.content))
+    except (KeyError, TypeError, ValueError) as exc:
         raise _unexpected(response, exc) from exc
 
 
@@ -261,8 +292,8 @@ def page_from(response: Response, offset: int) -> XComPage:
         XComError: the body is not an XCom collection.
     """
     try:
-        return XComPage.from_json(orjson.loads(response.content), offset)
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        return XComPage.from_json(load_json(response.content), offset)
+    except (KeyError, TypeError, ValueError) as exc:
         raise _unexpected(response, exc) from exc
 
 
