@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from tests.conftest import TEST_SECRET, XCOM_BASE, free_port, password_for, prepare_database
+from tests.conftest import (
+    TEST_SECRET,
+    XCOM_BASE,
+    password_for,
+    prepare_database,
+    serve_in_thread,
+)
 from xcomkit.server.app import create_app
 from xcomkit.server.auth.tokens import TokenService
 from xcomkit.settings import Settings
@@ -81,23 +84,8 @@ def serve(path: Path, password_hashes: dict[str, str], *, auth: bool = True) -> 
     engine = prepare_database(url, password_hashes)
     settings = Settings(db=url, jwt_secret=TEST_SECRET, auth=auth)
     app = create_app(settings, engine=engine)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield UiServer(
-        base_url=f"http://127.0.0.1:{port}",
-        tokens=TokenService(TEST_SECRET, expiration_seconds=3600),
-    )
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app) as base_url:
+        yield UiServer(base_url=base_url, tokens=TokenService(TEST_SECRET, expiration_seconds=3600))
     engine.dispose()
 
 
