@@ -8,6 +8,7 @@ The server-side commands take ``--db`` (default ``$XCOMKIT_DB`` or
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -27,6 +28,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from xcomkit.logs import log_config
 from xcomkit.manifest import ManifestError, load_manifest, read_manifest
 from xcomkit.private_files import write_private
+from xcomkit.retention import CleanReport
 from xcomkit.server.auth.passwords import generate_password, hash_password
 from xcomkit.server.auth.roles import ROLES, normalize_role
 from xcomkit.settings import Settings
@@ -246,18 +248,28 @@ def serve(
         LogFormatName,
         typer.Option(envvar="XCOMKIT_LOG_FORMAT", help="Log lines as text or JSON objects."),
     ] = LogFormatName.text,
+    retention_interval: Annotated[
+        str | None,
+        typer.Option(
+            help="How often to apply the DAGs' xcom_retention, e.g. 1h or 15m; 0: never [1h]."
+        ),
+    ] = None,
 ) -> None:
     """Run the API server; migrates an empty or older database first.
 
-    --request-timeout, --max-body-bytes, --header-timeout and --log-format also read
-    XCOMKIT_REQUEST_TIMEOUT, XCOMKIT_MAX_BODY_BYTES, XCOMKIT_HEADER_TIMEOUT and
-    XCOMKIT_LOG_FORMAT; docs/server.md lists every setting.
+    --request-timeout, --max-body-bytes, --header-timeout, --retention-interval and
+    --log-format also read XCOMKIT_REQUEST_TIMEOUT, XCOMKIT_MAX_BODY_BYTES,
+    XCOMKIT_HEADER_TIMEOUT, XCOMKIT_RETENTION_INTERVAL and XCOMKIT_LOG_FORMAT;
+    docs/server.md lists every setting.
     """
     import uvicorn
 
     from xcomkit.server.connections import HEADER_TIMEOUT_ENV, raise_fd_limit
 
+    if retention_interval is not None:
+        retention_interval = str(_duration("--retention-interval", retention_interval, True))
     for env, given in (
+        ("XCOMKIT_RETENTION_INTERVAL", retention_interval),
         ("XCOMKIT_REQUEST_TIMEOUT", request_timeout),
         ("XCOMKIT_MAX_BODY_BYTES", max_body_bytes),
         (HEADER_TIMEOUT_ENV, header_timeout),
@@ -316,6 +328,103 @@ def db_recount(db: DbOption = None) -> None:
     with engine.begin() as conn:
         recount(conn)
     out.print("recounted the XComs of every DAG run")
+
+
+def _duration(option: str, text: str, allow_zero: bool = False) -> int:
+    """Seconds in ``text``; exit 2 with the option's name when it is not a duration."""
+    from xcomkit.durations import parse_duration
+
+    try:
+        return parse_duration(text, allow_zero=allow_zero)
+    except ValueError as exc:
+        raise cli_errors.CliError(f"{option}: {exc}", cli_errors.USAGE) from None
+
+
+@db_app.command("clean")
+def db_clean(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", help="Remove what is older than this, e.g. 30d, 12h, 90m, 2w."
+        ),
+    ],
+    dag_id: Annotated[str | None, typer.Option("--dag-id", help="Only this DAG.")] = None,
+    runs: Annotated[
+        bool,
+        typer.Option(
+            "--runs", help="Also remove DAG runs whose run_after is older, with their XComs."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only count what would be removed.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows removed per transaction.")] = 1000,
+    db: DbOption = None,
+) -> None:
+    """Remove XComs whose timestamp is older than --older-than (and, with --runs, DAG runs).
+
+    Works in short transactions of --batch-size rows, so a server on the same database
+    keeps answering; stopped (Ctrl-C) it keeps what it removed, and running it again
+    continues. Exit 1 if --dag-id names no DAG.
+    """
+    from xcomkit import retention
+    from xcomkit.shell.transfer import progress_bar
+    from xcomkit.store import registry
+
+    seconds = _duration("--older-than", older_than)
+    engine = _engine(_settings(db))
+    if dag_id is not None:
+        with engine.connect() as conn:
+            if registry.get_dag(conn, dag_id) is None:
+                raise cli_errors.CliError(f"no DAG {dag_id!r}", cli_errors.NOT_FOUND)
+    cutoff = retention.cutoff_for(seconds)
+    what = "XComs with a timestamp" + (" and DAG runs with a run_after" if runs else "")
+    out.print(f"{what} before {cutoff.isoformat(timespec='seconds')}", soft_wrap=True)
+    planned = retention.plan(engine, cutoff, dag_id=dag_id, runs=runs)
+    if dry_run:
+        out.print(f"would remove {_removed(planned)}", soft_wrap=True)
+        _by_dag(planned)
+        return
+    report: CleanReport | None = None
+    removed = 0
+    with progress_bar("clean", planned.rows) as advance:
+
+        def done(rows: int) -> None:
+            nonlocal removed
+            removed += rows
+            advance(rows)
+
+        with contextlib.suppress(KeyboardInterrupt):
+            report = retention.clean(
+                engine, cutoff, dag_id=dag_id, runs=runs, batch_size=batch_size, progress=done
+            )
+    if report is None:
+        err.print(
+            f"interrupted: {removed:,} row(s) removed in whole batches; "
+            "run the same command again to continue"
+        )
+        raise typer.Exit(130)
+    out.print(
+        f"removed {_removed(report)} in {report.seconds:.1f} s ({report.rate:,.0f} rows/s)",
+        soft_wrap=True,
+    )
+    _by_dag(report)
+
+
+def _removed(report: CleanReport) -> str:
+    text = f"{report.xcoms:,} XCom(s)"
+    if report.runs:
+        text += f" and {report.runs:,} DAG run(s)"
+    return text
+
+
+def _by_dag(report: CleanReport) -> None:
+    if not report.by_dag:
+        return
+    table = Table("dag_id", "xcoms", "dag_runs")
+    for name, (xcoms, runs) in sorted(report.by_dag.items()):
+        table.add_row(name, f"{xcoms:,}", f"{runs:,}")
+    out.print(table)
 
 
 def _audit_user_change(action: str, username: str, role: str | None) -> None:

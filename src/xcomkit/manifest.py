@@ -5,6 +5,7 @@ Shape::
     dags:
       - dag_id: example_etl
         dag_display_name: Example ETL        # optional, defaults to dag_id
+        xcom_retention: 30d                   # optional: the server removes older XComs
         tasks:
           - task_id: extract
           - task_id: transform
@@ -22,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine
 
 from xcomkit import service
+from xcomkit.durations import parse_duration
 from xcomkit.store import registry
 from xcomkit.store.db import STARTUP_LOCK, locked_transaction
 from xcomkit.values import MAX_ID_LENGTH
@@ -48,6 +50,16 @@ class _Dag(_Strict):
     dag_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     dag_display_name: str | None = None
     tasks: list[_Task] = Field(default_factory=list)
+    #: How long this DAG's XComs are kept (``30d``); the server's retention pass removes
+    #: older ones (docs/server.md). None: kept until deleted.
+    xcom_retention: str | None = None
+
+    @field_validator("xcom_retention")
+    @classmethod
+    def _duration(cls, text: str | None) -> str | None:
+        if text is not None:
+            parse_duration(text)
+        return text
 
 
 class _Run(_Strict):
@@ -73,6 +85,9 @@ class Manifest(_Strict):
                 dag_display_name=d.dag_display_name or d.dag_id,
                 tasks=tuple(
                     registry.TaskDef(t.task_id, t.task_display_name or t.task_id) for t in d.tasks
+                ),
+                xcom_retention_seconds=(
+                    parse_duration(d.xcom_retention) if d.xcom_retention is not None else None
                 ),
             )
             for d in self.dags

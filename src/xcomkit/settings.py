@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from xcomkit.durations import parse_duration
 from xcomkit.private_files import is_shared
 
 DEFAULT_DB_URL = "sqlite:///xcomkit.db"
@@ -100,11 +101,29 @@ class Settings(BaseSettings):
     login_body_timeout: float = Field(
         default=5.0, gt=0, description="Seconds a login body may take to arrive, then 408."
     )
+    retention_interval: float = Field(
+        default=3600.0,
+        ge=0,
+        description=(
+            "Seconds between the server's retention passes, which apply each DAG's "
+            "xcom_retention; a duration such as 1h or 15m is accepted too; 0 or off: no passes."
+        ),
+    )
     login_body_bytes: int = Field(
         default=64 * 1024,
         ge=1024,
         description="Largest body accepted by /auth/token and /auth/token/cli, in bytes.",
     )
+
+    @field_validator("retention_interval", mode="before")
+    @classmethod
+    def _interval_as_duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return parse_duration(value, allow_zero=True)
+        return value
 
     @field_validator("jwt_secret")
     @classmethod

@@ -10,6 +10,7 @@ is unreachable, or has no free pooled connection answers 503 with ``Retry-After`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -29,6 +30,7 @@ from starlette.responses import Response
 
 import xcomkit
 from xcomkit import values
+from xcomkit.retention import RetentionScheduler
 from xcomkit.server.audit import AuditLog
 from xcomkit.server.auth.tokens import TokenService
 from xcomkit.server.deps import ServerContext, current_user, principal_from_header, writer
@@ -116,7 +118,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        retention = RetentionScheduler(engine, settings.retention_interval)
+        retention.start()
         yield
+        await asyncio.to_thread(retention.stop)
         work.shutdown()
 
     app = FastAPI(

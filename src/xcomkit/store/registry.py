@@ -22,11 +22,13 @@ class TaskDef:
 
 @dataclass(frozen=True)
 class DagDef:
-    """A DAG definition: dag_id, display name, and its tasks."""
+    """A DAG definition: dag_id, display name, its tasks, and how long its XComs are kept
+    (``xcom_retention_seconds``; None: until deleted)."""
 
     dag_id: str
     dag_display_name: str
     tasks: tuple[TaskDef, ...]
+    xcom_retention_seconds: int | None = None
 
 
 class DagRunExists(Exception):
@@ -36,12 +38,14 @@ class DagRunExists(Exception):
 def upsert_dag(conn: Connection, d: DagDef) -> None:
     """Create or replace a DAG definition and its task list (tasks not listed are removed)."""
     exists = conn.execute(select(dag.c.dag_id).where(dag.c.dag_id == d.dag_id)).first()
+    columns = {
+        "dag_display_name": d.dag_display_name,
+        "xcom_retention_seconds": d.xcom_retention_seconds,
+    }
     if exists:
-        conn.execute(
-            update(dag).where(dag.c.dag_id == d.dag_id).values(dag_display_name=d.dag_display_name)
-        )
+        conn.execute(update(dag).where(dag.c.dag_id == d.dag_id).values(**columns))
     else:
-        conn.execute(insert(dag).values(dag_id=d.dag_id, dag_display_name=d.dag_display_name))
+        conn.execute(insert(dag).values(dag_id=d.dag_id, **columns))
     conn.execute(delete(task).where(task.c.dag_id == d.dag_id))
     if d.tasks:
         conn.execute(

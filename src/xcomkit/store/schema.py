@@ -90,6 +90,8 @@ dag = Table(
     metadata,
     Column("dag_id", String(ID_LEN), primary_key=True),
     Column("dag_display_name", String(2000), nullable=False),
+    # The manifest's xcom_retention, in seconds (NULL: XComs are kept until deleted).
+    Column("xcom_retention_seconds", Integer, nullable=True),
 )
 
 task = Table(
@@ -156,6 +158,8 @@ xcom = Table(
     Index("ix_xcom_ti", "dag_id", "task_id", "run_id", "map_index", "key", "dag_run_id"),
     Index("ix_xcom_key", "key"),
     Index("ix_xcom_run_id", "run_id"),
+    # Retention finds the oldest XComs through it (xcomkit db clean, the server's pass).
+    Index("ix_xcom_timestamp", "timestamp"),
 )
 
 user = Table(

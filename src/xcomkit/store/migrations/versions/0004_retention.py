@@ -1,0 +1,32 @@
+"""Retention: a DAG's XCom retention, and an index on the XCom timestamp.
+
+``dag.xcom_retention_seconds`` holds the manifest's ``xcom_retention`` (NULL: keep XComs
+forever); ``ix_xcom_timestamp`` lets ``xcomkit db clean`` and the server's retention pass
+find the oldest XComs without reading the table.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-30
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("dag") as batch:
+        batch.add_column(sa.Column("xcom_retention_seconds", sa.Integer(), nullable=True))
+    op.create_index("ix_xcom_timestamp", "xcom", ["timestamp"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_xcom_timestamp", table_name="xcom")
+    with op.batch_alter_table("dag") as batch:
+        batch.drop_column("xcom_retention_seconds")
