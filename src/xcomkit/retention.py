@@ -133,7 +133,7 @@ def clean(
     Order: old XComs (oldest first), then the XComs of old DAG runs, then the runs. Each
     batch of at most ``batch_size`` rows is one transaction (on SQLite a write
     transaction from its start, so it never fails to upgrade a read lock); after it
-    commits, :func:`release_objects` gets its XComs and ``progress(rows)`` is called.
+    commits, ``progress(rows)`` is called and :func:`release_objects` gets its XComs.
 
     Args:
         should_stop: checked between batches; True stops the clean with
@@ -159,10 +159,10 @@ def clean(
                     deleted = step(conn, cutoff, dag_id, batch_size)
                 if not deleted:
                     break
-                release_objects(deleted)
                 done = report._add(deleted)
                 if progress is not None:
                     progress(done)
+                release_objects(deleted)
         while runs:
             if should_stop is not None and should_stop():
                 report.complete = False
@@ -171,11 +171,11 @@ def clean(
                 gone = store.delete_old_runs(conn, cutoff, dag_id, batch_size)
             if not gone.runs:
                 break
-            if gone.xcoms:
-                release_objects(gone.xcoms)
             done = report._add(gone.xcoms, gone.runs)
             if progress is not None:
                 progress(done)
+            if gone.xcoms:
+                release_objects(gone.xcoms)
         return report
     finally:
         report.seconds = time.monotonic() - started
