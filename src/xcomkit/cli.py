@@ -401,7 +401,8 @@ def db_clean(
     if report is None:
         err.print(
             f"interrupted: {removed:,} row(s) removed in whole batches; "
-            "run the same command again to continue"
+            "run the same command again to continue",
+            soft_wrap=True,
         )
         raise typer.Exit(130)
     out.print(

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import yaml
@@ -276,3 +277,17 @@ def test_the_scheduler_runs_passes_until_stopped(seeded: Api) -> None:
     finally:
         scheduler.stop()
     counts_are_right(seeded)
+
+
+def test_the_server_runs_the_pass_on_its_schedule(make_api: Any) -> None:
+    api = make_api(retention_interval=0.05)
+    for row in XCOMS:
+        put(api, *row)
+    with_retention(api, etl_daily="30d")  # every XCom here is older than 30 days
+
+    deadline = time.monotonic() + 20
+    while any(d == "etl_daily" for d, *_ in remaining(api)):
+        assert time.monotonic() < deadline, "the server ran no retention pass"
+        time.sleep(0.02)
+    assert remaining(api) == addresses(lambda d, r, at: d != "etl_daily")
+    counts_are_right(api)
