@@ -32,7 +32,11 @@ In one run, side by side on this machine:
    repeats the read scenarios on both, interleaved;
 8. with ``--transfer`` (default): ``xcomkit xcom import`` of 10,000 XComs into an empty
    server, ``export`` of them, ``import`` of that export into a second empty server,
-   in XComs/s each (benchmarks/xcom_transfer.py), and a check that both stores are equal.
+   in XComs/s each (benchmarks/xcom_transfer.py), and a check that both stores are equal;
+9. with ``--clean`` (default): ``xcomkit db clean`` of ``--clean-xcoms`` seeded XComs
+   (200,000 by default) on SQLite (and PostgreSQL in its phase), in rows/s, with the
+   GET-one latency of a server on the same database idle and meanwhile
+   (benchmarks/db_clean.py).
 
 Prints one table per phase (req/s, ok/s, p50, p99, errors = non-2xx + socket errors, peak
 RSS) with ratios: xcomkit-sqlite over bare (and over airflow-sqlite if measured);
@@ -811,6 +815,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=True,
         help="xcomkit xcom export/import of 10,000 XComs on SQLite (default: on)",
     )
+    p.add_argument(
+        "--clean",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="xcomkit db clean of --clean-xcoms XComs, GET one meanwhile (default: on)",
+    )
+    p.add_argument(
+        "--clean-xcoms",
+        type=int,
+        default=200_000,
+        help="XComs db clean removes (the issue's figure: 1000000)",
+    )
     p.add_argument("--output", type=Path, default=None, help="JSON file to write")
     return p.parse_args(argv)
 
@@ -924,6 +940,12 @@ def main(argv: list[str] | None = None) -> int:
         from xcom_transfer import run_transfer
 
         report["transfer"] = run_transfer()
+
+    if args.clean:
+        say(f"clean phase: xcomkit db clean of {args.clean_xcoms:,} XComs (db_clean.py)")
+        from db_clean import run_clean
+
+        report["clean"] = run_clean(args.clean_xcoms, postgres=use_postgres)
 
     report["results"] = [asdict(r) for r in results]
     report["ratios"] = {
