@@ -8,7 +8,6 @@ The server-side commands take ``--db`` (default ``$XCOMKIT_DB`` or
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -394,10 +393,17 @@ def db_clean(
             removed += rows
             advance(rows)
 
-        with contextlib.suppress(KeyboardInterrupt):
+        try:
             report = retention.clean(
                 engine, cutoff, dag_id=dag_id, runs=runs, batch_size=batch_size, progress=done
             )
+        except KeyboardInterrupt:
+            pass
+        except OperationalError as exc:
+            # Ctrl-C while SQLite runs a statement reaches its progress handler, which
+            # aborts the statement: the driver reports "interrupted", not the signal.
+            if "interrupted" not in str(exc.orig):
+                raise
     if report is None:
         err.print(
             f"interrupted: {removed:,} row(s) removed in whole batches; "

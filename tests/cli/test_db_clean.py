@@ -4,9 +4,12 @@ continued by a second one. On SQLite and PostgreSQL (the ``api`` fixture's datab
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from tests.cli.conftest import Xk
 from tests.conftest import Api
@@ -96,8 +99,14 @@ def test_errors_are_one_line(
     assert len(remaining(api)) == 5
 
 
+def _sqlite_interrupted() -> BaseException:
+    """What Ctrl-C during a SQLite statement raises (the progress handler aborts it)."""
+    return OperationalError("DELETE ...", {}, sqlite3.OperationalError("interrupted"))
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, _sqlite_interrupted])
 def test_an_interrupted_clean_keeps_whole_batches_and_a_rerun_finishes(
-    db: str, api: Api, xk: Xk, monkeypatch: pytest.MonkeyPatch
+    db: str, api: Api, xk: Xk, monkeypatch: pytest.MonkeyPatch, interrupt: Any
 ) -> None:
     real = store.delete_old_xcoms
     calls = 0
@@ -106,7 +115,7 @@ def test_an_interrupted_clean_keeps_whole_batches_and_a_rerun_finishes(
         nonlocal calls
         calls += 1
         if calls == 3:
-            raise KeyboardInterrupt
+            raise interrupt()
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store, "delete_old_xcoms", ctrl_c_in_the_third_batch)
