@@ -259,6 +259,30 @@ def test_the_pass_runs_once_per_interval_whoever_asks(seeded: Api) -> None:
     assert later is not None and [p.report.xcoms for p in later] == [0]
 
 
+def test_workers_asking_at_once_run_one_pass(seeded: Api) -> None:
+    """Four workers (threads here, processes or hosts in production) reach the same slot
+    together: one runs the pass, the others find it claimed."""
+    with_retention(seeded, xcom_demo="30d")
+    now = datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc)
+    start = threading.Barrier(4)
+    answers: list[list[retention.DagPass] | None] = []
+
+    def worker() -> None:
+        start.wait()
+        answers.append(retention.retention_pass(seeded.engine, interval_seconds=600, now=now))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    ran = [a for a in answers if a is not None]
+    assert (len(answers), len(ran)) == (4, 1)
+    assert [p.report.xcoms for p in ran[0]] == [10]
+    counts_are_right(seeded)
+
+
 def test_no_retention_no_pass(seeded: Api) -> None:
     assert retention.retention_pass(seeded.engine, interval_seconds=60) == []
     assert len(remaining(seeded)) == len(XCOMS)
