@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from xcomkit.durations import format_duration
 from xcomkit.logs import log_config
 from xcomkit.manifest import ManifestError, load_manifest, read_manifest
 from xcomkit.private_files import write_private
@@ -545,7 +546,7 @@ def dags_list(
         Output.table
     ),
 ) -> None:
-    """List DAGs with their tasks and number of DAG runs."""
+    """List DAGs with their tasks, number of DAG runs and XCom retention (None: none)."""
     from sqlalchemy import func, select
 
     from xcomkit.store import registry
@@ -563,12 +564,17 @@ def dags_list(
             "dag_display_name": d.dag_display_name,
             "tasks": [t.task_id for t in tasks],
             "dag_runs": counts.get(d.dag_id, 0),
+            "xcom_retention": (
+                format_duration(d.xcom_retention_seconds)
+                if d.xcom_retention_seconds is not None
+                else None
+            ),
         }
         for d, tasks in dags
     ]
     emit_rows(
         [{**r, "tasks": " ".join(r["tasks"])} for r in rows],
-        ("dag_id", "dag_display_name", "tasks", "dag_runs"),
+        ("dag_id", "dag_display_name", "tasks", "dag_runs", "xcom_retention"),
         fmt,
         {"dags": rows, "total_entries": len(rows)},
     )

@@ -67,12 +67,13 @@ def test_dags_list_and_runs(db: str, xk: Xk) -> None:
                 "dag_display_name": "XCom Demo",
                 "tasks": ["extract", "load", "transform"],
                 "dag_runs": 2,
+                "xcom_retention": "90d",
             }
         ],
         "total_entries": 1,
     }
     r = xk("dags", "list", "--db", db, "-o", "plain")
-    assert r.stdout == "xcom_demo\tXCom Demo\textract load transform\t2\n"
+    assert r.stdout == "xcom_demo\tXCom Demo\textract load transform\t2\t90d\n"
     assert "xcom_demo" in xk("dags", "list", "--db", db).stdout
     r = xk("dags", "runs", "xcom_demo", "--db", db, "-o", "json")
     assert json.loads(r.stdout) == {
