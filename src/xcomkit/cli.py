@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from xcomkit.durations import format_duration
+from xcomkit.durations import format_duration, parse_duration
 from xcomkit.logs import log_config
 from xcomkit.manifest import ManifestError, load_manifest, read_manifest
 from xcomkit.private_files import write_private
@@ -332,8 +332,6 @@ def db_recount(db: DbOption = None) -> None:
 
 def _duration(option: str, text: str, allow_zero: bool = False) -> int:
     """Seconds in ``text``; exit 2 with the option's name when it is not a duration."""
-    from xcomkit.durations import parse_duration
-
     try:
         return parse_duration(text, allow_zero=allow_zero)
     except ValueError as exc:
