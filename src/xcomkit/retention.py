@@ -14,7 +14,9 @@ keeps answering between batches, and an interrupted clean leaves only whole batc
 running it again continues where it stopped.
 
 Values kept outside the database (object storage offload) are released through one hook,
-:func:`release_objects`, called with each batch's removed XComs after the batch commits.
+:func:`release_objects` (or the ``on_deleted`` callable given to :func:`clean`,
+:func:`retention_pass` and :class:`RetentionScheduler`), called with each batch's removed
+XComs after the batch commits.
 """
 
 from __future__ import annotations
@@ -51,12 +53,17 @@ FIRST_PASS_DELAY = 60.0
 def release_objects(deleted: Sequence[DeletedXCom]) -> None:
     """Hook: release what the ``deleted`` XComs kept outside the database.
 
-    Called once per batch, after the batch's transaction committed (so no remaining row
-    can point at a released object; a crash between the two leaves only an unreferenced
-    object, which a storage garbage collection finds). Each item's ``value`` is the
-    stored column as it was. Nothing is kept outside the database yet: this does nothing.
-    When object storage offload (``xcomkit.store.objects``) is merged, delete the objects
-    the rows reference here.
+    The default ``on_deleted`` of :func:`clean`: called once per batch, after the
+    batch's transaction committed (so no remaining row can point at a released object; a
+    crash between the two leaves only an unreferenced object, which a storage garbage
+    collection finds). Each item carries the row's columns as they were.
+
+    Nothing is kept outside the database yet, so this does nothing. To connect object
+    storage offload (``xcomkit.store.objects``): add ``xcom.c.value_ref`` to the columns
+    :mod:`xcomkit.store.retention` returns (``_RETURNED`` and :class:`DeletedXCom`), and
+    pass ``on_deleted`` where an :class:`~xcomkit.store.objects.ObjectStore` is configured
+    (``xcomkit db clean``, the server's :class:`RetentionScheduler`): a callable that
+    calls ``store.remove(row.value_ref)`` for each row whose ``value_ref`` is set.
     """
     return None
 
@@ -126,6 +133,7 @@ def clean(
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_deleted: Callable[[Sequence[DeletedXCom]], None] | None = None,
 ) -> CleanReport:
     """Remove XComs older than ``cutoff`` and, with ``runs``, DAG runs older than it with
     all their XComs; of ``dag_id`` only, if given.
@@ -133,17 +141,20 @@ def clean(
     Order: old XComs (oldest first), then the XComs of old DAG runs, then the runs. Each
     batch of at most ``batch_size`` rows is one transaction (on SQLite a write
     transaction from its start, so it never fails to upgrade a read lock); after it
-    commits, ``progress(rows)`` is called and :func:`release_objects` gets its XComs.
+    commits, ``progress(rows)`` is called and ``on_deleted`` (default:
+    :func:`release_objects`) gets its XComs.
 
     Args:
         should_stop: checked between batches; True stops the clean with
             ``complete=False`` (the next clean continues).
+        on_deleted: releases what removed XComs kept outside the database.
 
     Raises:
         sqlalchemy.exc.DBAPIError: the database failed; batches committed before stay
             done, the failing one is rolled back whole.
     """
     report = CleanReport(cutoff=cutoff)
+    release = on_deleted or release_objects
     started = time.monotonic()
     writes = engine.execution_options(sqlite_begin="IMMEDIATE")
     steps = [store.delete_old_xcoms]
@@ -162,7 +173,7 @@ def clean(
                 done = report._add(deleted)
                 if progress is not None:
                     progress(done)
-                release_objects(deleted)
+                release(deleted)
         while runs:
             if should_stop is not None and should_stop():
                 report.complete = False
@@ -175,7 +186,7 @@ def clean(
             if progress is not None:
                 progress(done)
             if gone.xcoms:
-                release_objects(gone.xcoms)
+                release(gone.xcoms)
         return report
     finally:
         report.seconds = time.monotonic() - started
@@ -217,6 +228,7 @@ def retention_pass(
     now: datetime | None = None,
     batch_size: int = BATCH_SIZE,
     should_stop: Callable[[], bool] | None = None,
+    on_deleted: Callable[[Sequence[DeletedXCom]], None] | None = None,
 ) -> list[DagPass] | None:
     """Apply each DAG's ``xcom_retention``: remove its XComs older than now minus it.
 
@@ -243,6 +255,7 @@ def retention_pass(
             dag_id=dag_id,
             batch_size=batch_size,
             should_stop=should_stop,
+            on_deleted=on_deleted,
         )
         done.append(DagPass(dag_id, seconds, report))
         if report.xcoms:
@@ -277,9 +290,16 @@ class RetentionScheduler:
     that fails is logged and tried again at the next interval.
     """
 
-    def __init__(self, engine: Engine, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        interval_seconds: float,
+        *,
+        on_deleted: Callable[[Sequence[DeletedXCom]], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.interval_seconds = interval_seconds
+        self.on_deleted = on_deleted
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -305,6 +325,7 @@ class RetentionScheduler:
                     self.engine,
                     interval_seconds=self.interval_seconds,
                     should_stop=self._stop.is_set,
+                    on_deleted=self.on_deleted,
                 )
             except Exception:
                 log.exception(

@@ -163,13 +163,20 @@ def test_a_batch_that_fails_is_rolled_back_whole(
     counts_are_right(seeded)
 
 
-def test_release_objects_gets_each_committed_batch(
-    seeded: Api, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("given", [False, True], ids=["release_objects", "on_deleted"])
+def test_the_object_hook_gets_each_committed_batch(
+    seeded: Api, monkeypatch: pytest.MonkeyPatch, given: bool
 ) -> None:
     released: list[list[store.DeletedXCom]] = []
-    monkeypatch.setattr(retention, "release_objects", lambda rows: released.append(list(rows)))
 
-    retention.clean(seeded.engine, CUTOFF, dag_id="etl_daily", batch_size=2)
+    def hook(rows: object) -> None:
+        released.append(list(rows))  # type: ignore[call-overload]
+
+    if given:
+        retention.clean(seeded.engine, CUTOFF, dag_id="etl_daily", batch_size=2, on_deleted=hook)
+    else:
+        monkeypatch.setattr(retention, "release_objects", hook)
+        retention.clean(seeded.engine, CUTOFF, dag_id="etl_daily", batch_size=2)
 
     assert [len(batch) for batch in released] == [2, 1]
     rows = sorted(row for batch in released for row in batch)
@@ -223,14 +230,21 @@ def test_the_pass_applies_each_dags_retention_and_logs_it(
     with_retention(seeded, xcom_demo="30d")
     now = CUTOFF + timedelta(days=30)
 
+    released: list[store.DeletedXCom] = []
+
     with caplog.at_level(logging.INFO, logger="xcomkit.retention"):
-        done = retention.retention_pass(seeded.engine, now=now, batch_size=2)
+        done = retention.retention_pass(
+            seeded.engine, now=now, batch_size=2, on_deleted=released.extend
+        )
 
     assert done is not None
     assert [(p.dag_id, p.retention_seconds, p.report.xcoms) for p in done] == [
         ("xcom_demo", 2592000, 7)
     ]
     assert remaining(seeded) == addresses(lambda d, r, at: d != "xcom_demo" or at >= CUTOFF)
+    assert sorted((r.run_id, r.key) for r in released) == sorted(
+        (r, k) for d, r, t, k in addresses(lambda d, r, at: d == "xcom_demo" and at < CUTOFF)
+    )
     counts_are_right(seeded)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2
