@@ -12,7 +12,6 @@ import asyncio
 import base64
 import json
 import random
-import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -22,6 +21,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
+
+from xcomkit.exact_json import loads as load_json
 
 from ._wire import Response, WireError
 from .errors import XComAuthError, XComConnectionError, XComError, error_class_for
@@ -73,28 +74,6 @@ def dump_json(body: Any) -> bytes:
             return json.dumps(body, separators=(",", ":")).encode()
         except (TypeError, ValueError, RecursionError):
             raise TypeError(f"XCom value is not JSON serialisable: {exc}") from exc
-
-
-#: 19 digits in a row may be an integer beyond 64 bits, which orjson reads as a float.
-_LONG_DIGITS = re.compile(rb"\d{19}")
-
-
-def load_json(content: bytes) -> Any:
-    """Parse a response body exactly as the server wrote it.
-
-    orjson first; Python's parser where orjson would lose or refuse something: integers
-    beyond 64 bits (orjson makes them floats), lone UTF-16 surrogate escapes
-    (``"\\ud800"``), nesting past 255 levels.
-
-    Raises:
-        ValueError: the body is not JSON.
-    """
-    if not _LONG_DIGITS.search(content):
-        try:
-            return orjson.loads(content)
-        except orjson.JSONDecodeError:
-            pass  # maybe valid JSON orjson refuses: let Python's parser decide
-    return json.loads(content)
 
 
 def quote_id(value: str) -> str:
