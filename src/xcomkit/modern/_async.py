@@ -1,11 +1,12 @@
-"""The XCom clients, written once: ``AsyncXComClient`` here, ``XComClient`` made from it.
+"""The XCom clients, written once: ``AsyncXComClient`` in ``_async.py``, written by hand,
+and ``XComClient`` in ``_sync.py``, generated from it.
 
-This file is the source of both. ``scripts/unasync_client.py`` writes ``_sync.py`` from it by
-removing ``async`` and ``await`` and renaming tokens (``AsyncXComClient`` ->
-``XComClient``, ``aiter_entries`` -> ``iter_entries``, ``AsyncLock`` -> ``SyncLock``,
-...); ``make lint`` fails when ``_sync.py`` differs from what it would write. Edit this
-file, then run ``make unasync``. What differs by more than a name lives in ``_base``
-(the sans-I/O rules; the lock and sleep of each flavour) and ``_wire`` (the wires).
+``scripts/unasync_client.py`` writes ``_sync.py`` from ``_async.py`` by removing
+``async`` and ``await`` and renaming tokens (``AsyncXComClient`` -> ``XComClient``,
+``aiter_entries`` -> ``iter_entries``, ``AsyncLock`` -> ``SyncLock``, ...); ``make lint``
+fails when ``_sync.py`` differs from what it would write. Edit ``_async.py``, then run
+``make unasync``. What differs by more than a name lives in ``_base`` (the sans-I/O
+rules; the lock and sleep of each flavour) and ``_wire`` (the wires).
 """
 
 from __future__ import annotations
