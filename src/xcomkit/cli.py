@@ -28,9 +28,9 @@ from xcomkit.durations import format_duration, parse_duration
 from xcomkit.logs import log_config
 from xcomkit.manifest import ManifestError, load_manifest, read_manifest
 from xcomkit.private_files import write_private
-from xcomkit.retention import CleanReport
 from xcomkit.server.auth.passwords import generate_password, hash_password
 from xcomkit.server.auth.roles import ROLES, normalize_role
+from xcomkit.service.retention import CleanReport
 from xcomkit.settings import Settings
 from xcomkit.shell import errors as cli_errors
 from xcomkit.shell.output import Output, emit_rows
@@ -322,11 +322,11 @@ def db_recount(db: DbOption = None) -> None:
     The counts answer list totals; every write keeps them right. Run this after
     writing XCom rows behind xcomkit's back (SQL, a restored backup).
     """
-    from xcomkit.store.xcoms import recount
+    from xcomkit.store.xcoms import XComStore
 
     engine = _engine(_settings(db))
     with engine.begin() as conn:
-        recount(conn)
+        XComStore(conn).recount()
     out.print("recounted the XComs of every DAG run")
 
 
@@ -365,7 +365,7 @@ def db_clean(
     keeps answering; stopped (Ctrl-C) it keeps what it removed, and running it again
     continues. Exit 1 if --dag-id names no DAG.
     """
-    from xcomkit import retention
+    from xcomkit.service import retention
     from xcomkit.shell.transfer import progress_bar
     from xcomkit.store import registry
 

@@ -8,7 +8,7 @@ so that ``30`` is never silently read as seconds where days were meant.
 
 from __future__ import annotations
 
-from pytimeparse import parse as _parse
+from pytimeparse.timeparse import timeparse as _parse
 
 #: What an error message shows as accepted.
 EXAMPLES = "e.g. 30d, 12h, 90m, 2w; units s, m, h, d, w"

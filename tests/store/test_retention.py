@@ -15,8 +15,8 @@ import yaml
 from sqlalchemy import func, select, text, update
 
 from tests.conftest import MANIFEST, Api
-from xcomkit import retention
 from xcomkit.manifest import load_manifest, manifest_from_data
+from xcomkit.service import retention
 from xcomkit.store import retention as store
 from xcomkit.store.schema import dag, dag_run, xcom
 

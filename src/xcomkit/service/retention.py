@@ -13,6 +13,10 @@ transaction that also keeps ``dag_run.xcom_count`` right, so a server on the sam
 keeps answering between batches, and an interrupted clean leaves only whole batches done:
 running it again continues where it stopped.
 
+Unlike the request rules beside it, this module takes an Engine, not a
+:class:`~xcomkit.store.database.Database`: it runs in the CLI or a background thread,
+outside the work lanes, and commits batch by batch on connections of its own.
+
 Values kept outside the database (object storage offload) are released through one hook,
 :func:`release_objects` (or the ``on_deleted`` callable given to :func:`clean`,
 :func:`retention_pass` and :class:`RetentionScheduler`), called with each batch's removed
