@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, Row, text
 from xcomkit import values
 from xcomkit.store import dag_runs, logins, registry, xcoms
 from xcomkit.store import users as user_store
+from xcomkit.store.objects import StoredValue
 
 log = logging.getLogger("xcomkit.service")
 
@@ -64,6 +65,13 @@ class Conflict(ServiceError):
     """The thing to create exists already (HTTP 409)."""
 
     status_code = 409
+
+
+class ValueTooLarge(ServiceError):
+    """An XCom value's stored JSON is longer than the server's ``max_value_bytes``
+    (HTTP 413; beyond Airflow, which has no such limit)."""
+
+    status_code = 413
 
 
 def _write(engine: Engine) -> Any:
@@ -122,11 +130,15 @@ def create_xcom(
     key: str,
     value: Any,
     map_index: int,
+    *,
+    stored: StoredValue | None = None,
 ) -> xcoms.Entry:
     """Create an XCom and return it as :func:`get_xcom` would.
 
     One query checks the target, one inserts; the answer is built from what is known.
-    ``value`` must already have passed :func:`xcomkit.values.check_value`.
+    ``value`` must already have passed :func:`xcomkit.values.check_value`. ``stored``,
+    when given, is ``value`` already encoded (and perhaps put in object storage, see
+    :mod:`xcomkit.store.objects`); ``value`` is then not looked at.
 
     Raises:
         NotFound: the DAG, the task in it, or the DAG run does not exist (checked in
@@ -134,7 +146,8 @@ def create_xcom(
         Conflict: the key exists for that task instance and map_index (also when a
             concurrent request created it first). Nothing is written.
     """
-    value_json = values.encode(value)
+    stored = stored or StoredValue(values.encode(value))
+    value_json = stored.json
     timestamp = _now()
     try:
         with _write(engine) as conn:
@@ -153,7 +166,8 @@ def create_xcom(
                 task_id=task_id,
                 key=key,
                 map_index=map_index,
-                value_json=value_json,
+                value_json=None if stored.ref else value_json,
+                value_ref=stored.ref,
                 timestamp=timestamp,
             )
     except xcoms.XComExists:
@@ -183,14 +197,22 @@ def update_xcom(
     key: str,
     value: Any,
     map_index: int,
-) -> Row[Any]:
+    *,
+    stored: StoredValue | None = None,
+    freed: list[str] | None = None,
+) -> xcoms.Entry:
     """Replace an XCom's value (its timestamp becomes now, as Airflow re-inserts it).
+
+    ``stored``: as for :func:`create_xcom`. ``freed``: if given, the name of the object
+    that held the old value (if any) is appended once the change has committed; the
+    caller removes it.
 
     Raises:
         NotFound: no XCom with that key for the task instance and map_index.
     """
-    value_json = values.encode(value)
+    stored = stored or StoredValue(values.encode(value))
     with _write(engine) as conn:
+        old_ref = xcoms.value_ref(conn, dag_id, dag_run_id, task_id, key, map_index)
         changed = xcoms.update_entry(
             conn,
             dag_id=dag_id,
@@ -198,7 +220,8 @@ def update_xcom(
             task_id=task_id,
             key=key,
             map_index=map_index,
-            value_json=value_json,
+            value_json=None if stored.ref else stored.json,
+            value_ref=stored.ref,
             timestamp=_now(),
         )
         if not changed:
@@ -207,23 +230,35 @@ def update_xcom(
             )
         row = xcoms.get_entry(conn, dag_id, dag_run_id, task_id, key, map_index)
     assert row is not None
-    return row
+    if old_ref is not None and freed is not None:
+        freed.append(old_ref)
+    return xcoms.Entry._make((*row[: len(xcoms.ENTRY_FIELDS)], stored.json, None))
 
 
 def delete_xcom(
-    engine: Engine, dag_id: str, dag_run_id: str, task_id: str, key: str, map_index: int
+    engine: Engine,
+    dag_id: str,
+    dag_run_id: str,
+    task_id: str,
+    key: str,
+    map_index: int,
+    *,
+    freed: list[str] | None = None,
 ) -> None:
-    """Delete one XCom.
+    """Delete one XCom. ``freed``: as for :func:`update_xcom`.
 
     Raises:
         NotFound: no XCom with that key for the task instance and map_index.
     """
     with _write(engine) as conn:
+        old_ref = xcoms.value_ref(conn, dag_id, dag_run_id, task_id, key, map_index)
         deleted = xcoms.delete_entry(
             conn, dag_id=dag_id, run_id=dag_run_id, task_id=task_id, key=key, map_index=map_index
         )
     if not deleted:
         raise NotFound(f"The XCom with key: `{key}` with mentioned task instance doesn't exist.")
+    if old_ref is not None and freed is not None:
+        freed.append(old_ref)
 
 
 # ------------------------------------------------------------------------ DAG runs
@@ -339,8 +374,11 @@ def patch_dag_run(
     return updated
 
 
-def delete_dag_run(engine: Engine, dag_id: str, dag_run_id: str) -> None:
-    """Delete a run and its XComs.
+def delete_dag_run(
+    engine: Engine, dag_id: str, dag_run_id: str, *, freed: list[str] | None = None
+) -> None:
+    """Delete a run and its XComs. ``freed``: as for :func:`update_xcom`, for every
+    XCom of the run whose value was in object storage.
 
     Raises:
         NotFound: no such run.
@@ -355,7 +393,10 @@ def delete_dag_run(engine: Engine, dag_id: str, dag_run_id: str) -> None:
                 f"The DagRun with dag_id: `{dag_id}` and run_id: `{dag_run_id}` "
                 f"cannot be deleted in {row.state} state"
             )
+        refs = xcoms.value_refs_of_run(conn, row.id) if freed is not None else []
         dag_runs.delete_run(conn, row.id)
+    if freed is not None:
+        freed.extend(refs)
 
 
 def trigger_dag_run(

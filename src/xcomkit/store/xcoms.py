@@ -67,10 +67,13 @@ class Entry(NamedTuple):
     task_display_name: str
     run_after: datetime
     value: str | None
+    #: The name of the object holding the value when it is in object storage (``value``
+    #: is then None until :mod:`xcomkit.store.objects` reads it).
+    value_ref: str | None = None
 
 
 #: The fields of Airflow's XComResponse, in order (the entry columns select them so).
-ENTRY_FIELDS: tuple[str, ...] = Entry._fields[:-1]
+ENTRY_FIELDS: tuple[str, ...] = Entry._fields[:-2]
 assert tuple(str(c.key) for c in _ENTRY_COLUMNS) == ENTRY_FIELDS
 
 
@@ -117,15 +120,17 @@ def _identity_params(
     }
 
 
-_GET_ONE = _joined(*_ENTRY_COLUMNS, xcom.c.value).where(*_IDENTITY)
+_GET_ONE = _joined(*_ENTRY_COLUMNS, xcom.c.value, xcom.c.value_ref).where(*_IDENTITY)
 _UPDATE = (
     update(xcom)
     .where(*_IDENTITY)
     .values(
         value=bindparam("new_value"),
+        value_ref=bindparam("new_value_ref"),
         timestamp=bindparam("new_timestamp", type_=xcom.c.timestamp.type),
     )
 )
+_VALUE_REF = select(xcom.c.value_ref).where(*_IDENTITY).with_for_update()
 _DELETE = delete(xcom).where(*_IDENTITY)
 _INSERT = insert(xcom)
 # dag_run.xcom_count follows every insert and delete, in the same transaction.
@@ -174,7 +179,8 @@ def create_target(conn: Connection, dag_id: str, run_id: str, task_id: str) -> R
 def get_entry(
     conn: Connection, dag_id: str, run_id: str, task_id: str, key: str, map_index: int
 ) -> Row[Any] | None:
-    """One XCom with its value, or None. A single indexed query."""
+    """One XCom with its value (and ``value_ref``, see :class:`Entry`), or None. A single
+    indexed query."""
     params = _identity_params(dag_id, run_id, task_id, key, map_index)
     return conn.execute(_GET_ONE, params).first()
 
@@ -370,10 +376,11 @@ def insert_entry(
     task_id: str,
     key: str,
     map_index: int,
-    value_json: str,
+    value_json: str | None,
     timestamp: datetime,
+    value_ref: str | None = None,
 ) -> None:
-    """Insert one XCom.
+    """Insert one XCom (``value_json`` None and ``value_ref`` set: kept in an object).
 
     Raises:
         XComExists: the (dag run, task_id, map_index, key) is taken, also when a
@@ -391,6 +398,7 @@ def insert_entry(
                 "key": key,
                 "map_index": map_index,
                 "value": value_json,
+                "value_ref": value_ref,
                 "timestamp": timestamp,
             },
         )
@@ -419,13 +427,34 @@ def update_entry(
     task_id: str,
     key: str,
     map_index: int,
-    value_json: str,
+    value_json: str | None,
     timestamp: datetime,
+    value_ref: str | None = None,
 ) -> int:
     """Replace an XCom's value and timestamp; return the number of rows changed (0 or 1)."""
     params = _identity_params(dag_id, run_id, task_id, key, map_index)
-    params.update(new_value=value_json, new_timestamp=timestamp)
+    params.update(new_value=value_json, new_value_ref=value_ref, new_timestamp=timestamp)
     return conn.execute(_UPDATE, params).rowcount
+
+
+def value_ref(
+    conn: Connection, dag_id: str, run_id: str, task_id: str, key: str, map_index: int
+) -> str | None:
+    """The object name an XCom's value is kept under (None: in its row, or no such XCom),
+    locking the row on PostgreSQL until the transaction ends (an update or delete reads
+    it before it changes the row, so that no concurrent writer frees the same object)."""
+    params = _identity_params(dag_id, run_id, task_id, key, map_index)
+    return conn.execute(_VALUE_REF, params).scalar_one_or_none()
+
+
+def value_refs_of_run(conn: Connection, dag_run_pk: int) -> list[str]:
+    """The object names of a DAG run's XComs kept in object storage."""
+    rows = conn.execute(
+        select(xcom.c.value_ref).where(
+            xcom.c.dag_run_id == dag_run_pk, xcom.c.value_ref.is_not(None)
+        )
+    )
+    return [ref for (ref,) in rows]
 
 
 def delete_entry(

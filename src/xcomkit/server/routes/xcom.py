@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import Row
 
 from xcomkit import service, values
-from xcomkit.server import audit
+from xcomkit.server import audit, offload
 from xcomkit.server.deps import Ctx, Reader, Writer
 from xcomkit.server.encoding import JSONBytes, dumps, json_response
 from xcomkit.server.models import (
@@ -66,7 +66,15 @@ async def get_xcom_entry(
     q: Annotated[XComGetQuery, Query()],
 ) -> Response:
     """Get one XCom: native JSON, or with ``deserialize``/``stringify`` applied."""
-    row = await ctx.work.read(service.get_xcom, dag_id, dag_run_id, task_id, xcom_key, q.map_index)
+
+    async def read() -> Any:
+        return await ctx.work.read(
+            service.get_xcom, dag_id, dag_run_id, task_id, xcom_key, q.map_index
+        )
+
+    row = await read()
+    if row.value_ref is not None:  # kept in object storage
+        row = await offload.resolve(ctx, row, read)
     if not q.deserialize and not q.stringify:
         return _native(row)
     if len(row.value or "") > TRANSFORM_INLINE_CHARS:
@@ -159,15 +167,21 @@ async def create_xcom_entry(
 ) -> Response:
     """Create an XCom (201); 404 for a missing DAG, task or DAG run; 409 if it exists."""
     audit.note(request, key=request_body.key, map_index=request_body.map_index)
-    row = await ctx.work.write(
-        service.create_xcom,
-        dag_id,
-        dag_run_id,
-        task_id,
-        request_body.key,
-        request_body.value,
-        request_body.map_index,
-    )
+    stored = await offload.prepare(ctx, request_body.value)
+    try:
+        row = await ctx.work.write(
+            service.create_xcom,
+            dag_id,
+            dag_run_id,
+            task_id,
+            request_body.key,
+            request_body.value,
+            request_body.map_index,
+            stored=stored,
+        )
+    except service.ServiceError:  # nothing was written: its object is no one's
+        await offload.discard(ctx, stored)
+        raise
     return _native(row, 201)
 
 
@@ -184,15 +198,24 @@ async def update_xcom_entry(
 ) -> Response:
     """Replace an XCom's value; 404 if there is none for that key and map_index."""
     audit.note(request, map_index=patch_body.map_index)
-    row = await ctx.work.write(
-        service.update_xcom,
-        dag_id,
-        dag_run_id,
-        task_id,
-        xcom_key,
-        patch_body.value,
-        patch_body.map_index,
-    )
+    stored = await offload.prepare(ctx, patch_body.value)
+    freed: list[str] = []
+    try:
+        row = await ctx.work.write(
+            service.update_xcom,
+            dag_id,
+            dag_run_id,
+            task_id,
+            xcom_key,
+            patch_body.value,
+            patch_body.map_index,
+            stored=stored,
+            freed=freed,
+        )
+    except service.ServiceError:
+        await offload.discard(ctx, stored)
+        raise
+    await offload.release(ctx, freed)
     return _native(row)
 
 
@@ -209,5 +232,9 @@ async def delete_xcom_entry(
 ) -> Response:
     """Delete an XCom (204); 404 if there is none for that key and map_index."""
     audit.note(request, map_index=map_index)
-    await ctx.work.write(service.delete_xcom, dag_id, dag_run_id, task_id, xcom_key, map_index)
+    freed: list[str] = []
+    await ctx.work.write(
+        service.delete_xcom, dag_id, dag_run_id, task_id, xcom_key, map_index, freed=freed
+    )
+    await offload.release(ctx, freed)
     return Response(status_code=204, headers={"content-type": "application/json"})
