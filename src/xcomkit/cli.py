@@ -600,9 +600,13 @@ def storage_gc(
 
     def line(label: str, items: list[Any]) -> None:
         size = sum(obj.size for obj in items)
-        out.print(f"{label:<34} {len(items):>9,} objects {size:>15,} bytes", highlight=False)
+        out.print(
+            f"{label:<34} {len(items):>9,} objects {size:>15,} bytes",
+            highlight=False,
+            soft_wrap=True,
+        )
 
-    out.print(f"object store {store.url}", highlight=False)
+    out.print(f"object store {store.url}", highlight=False, soft_wrap=True)
     line("referenced by a row (kept)", report.referenced)
     line(f"younger than {min_age:g} s (kept)", report.young)
     line("not made by xcomkit (left alone)", report.foreign)
@@ -612,11 +616,16 @@ def storage_gc(
             f"removed {report.removed:,} objects, {report.removed_bytes:,} bytes", highlight=False
         )
     else:
-        out.print("dry run: nothing removed (--apply removes the garbage)", highlight=False)
+        out.print(
+            "dry run: nothing removed (--apply removes the garbage)",
+            highlight=False,
+            soft_wrap=True,
+        )
     if report.dangling:
         err.print(
             f"[yellow]warning:[/yellow] {report.dangling} rows name an object that was not "
-            "found (written during this run, or removed behind xcomkit's back)"
+            "found (written during this run, or removed behind xcomkit's back)",
+            soft_wrap=True,
         )
 
 
