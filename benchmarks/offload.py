@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run import (  # noqa: E402  (after the path set-up, as xcom_transfer.py)
+from run import (
     TI_PATH,
     Result,
     Scenario,
