@@ -327,3 +327,25 @@ def test_a_body_far_over_max_value_bytes_is_refused_before_it_is_read(make_api) 
         headers=api.headers(),
     )
     assert r.status_code == 200, r.text
+
+
+def test_offload_on_both_backends(api, tmp_path) -> None:
+    """Create, read, update and delete of offloaded values on SQLite and PostgreSQL (whose
+    update and delete lock the row while they read its object's name)."""
+    from xcomkit.server.offload import ValueStorage
+
+    store = ObjectStore(f"file://{tmp_path}/objects", compression="gzip")
+    api.client.app.state.ctx.storage = ValueStorage(store, offload_threshold=THRESHOLD)
+    assert create(api, "k", BIG).status_code == 201
+    first = row_of(api, "k").value_ref
+    assert objects(api) == [first]
+    assert get(api, "k").json()["value"] == BIG
+    assert get(api, "k", stringify="true").json()["value"] == str(BIG)
+    url = api.xcom_url(key="k")
+    r = api.client.patch(url, json={"value": [BIG]}, headers=api.headers())
+    assert (r.status_code, r.json()["value"]) == (200, [BIG])
+    second = row_of(api, "k").value_ref
+    assert objects(api) == [second] != [first]
+    assert get(api, "k").json()["value"] == [BIG]
+    assert api.client.delete(url, headers=api.headers()).status_code == 204
+    assert objects(api) == []
