@@ -18,6 +18,7 @@ from tests.conftest import MANIFEST, Api
 from xcomkit.manifest import load_manifest, manifest_from_data
 from xcomkit.service import retention
 from xcomkit.store import retention as store
+from xcomkit.store.objects import ObjectStore
 from xcomkit.store.schema import dag, dag_run, xcom
 
 OLD = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -328,4 +329,41 @@ def test_the_server_runs_the_pass_on_its_schedule(make_api: Any) -> None:
         assert time.monotonic() < deadline, "the server ran no retention pass"
         time.sleep(0.02)
     assert remaining(api) == addresses(lambda d, r, at: d != "etl_daily")
+    counts_are_right(api)
+
+
+def test_offloaded_values_lose_their_objects_with_their_rows(seeded: Api, tmp_path: Any) -> None:
+    """With an object store, a removed XCom whose value was offloaded loses its object;
+    the objects of kept rows stay."""
+    objects = ObjectStore(f"file://{tmp_path / 'objects'}")
+    old_ref = objects.put('{"k":"big old value"}')
+    new_ref = objects.put('{"k":"big new value"}')
+    with seeded.engine.begin() as conn:
+        for key, ref in (("old_0", old_ref), ("new_0", new_ref)):
+            conn.execute(
+                update(xcom)
+                .where(xcom.c.run_id == "daily_1", xcom.c.key == key)
+                .values(value=None, value_ref=ref)
+            )
+
+    retention.clean(
+        seeded.engine, CUTOFF, dag_id="etl_daily", on_deleted=retention.object_releaser(objects)
+    )
+
+    assert {o.name for o in objects.scan()} == {new_ref}
+    assert remaining(seeded) == addresses(lambda d, r, at: d != "etl_daily" or at >= CUTOFF)
+
+
+def test_the_server_pass_removes_offloaded_objects(make_api: Any, tmp_path: Any) -> None:
+    url = f"file://{tmp_path / 'objects'}"
+    api = make_api(retention_interval=0.05, object_store=url, offload_threshold=10)
+    put(api, "etl_daily", "daily_1", "fetch", "big", OLD)  # {"k":"big"}: over 10 bytes
+    objects = ObjectStore(url)
+    assert len(list(objects.scan())) == 1
+    with_retention(api, etl_daily="30d")
+
+    deadline = time.monotonic() + 20
+    while list(objects.scan()) or remaining(api):
+        assert time.monotonic() < deadline, "the pass left the row or its object"
+        time.sleep(0.02)
     counts_are_right(api)

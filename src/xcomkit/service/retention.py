@@ -38,6 +38,7 @@ from sqlalchemy import Engine, insert, select, update
 from xcomkit.durations import format_duration
 from xcomkit.store import retention as store
 from xcomkit.store.db import locked_transaction
+from xcomkit.store.objects import ObjectStore, ObjectStoreError
 from xcomkit.store.retention import DeletedXCom
 from xcomkit.store.schema import kv
 
@@ -55,21 +56,30 @@ FIRST_PASS_DELAY = 60.0
 
 
 def release_objects(deleted: Sequence[DeletedXCom]) -> None:
-    """Hook: release what the ``deleted`` XComs kept outside the database.
-
-    The default ``on_deleted`` of :func:`clean`: called once per batch, after the
-    batch's transaction committed (so no remaining row can point at a released object; a
-    crash between the two leaves only an unreferenced object, which a storage garbage
-    collection finds). Each item carries the row's columns as they were.
-
-    Nothing is kept outside the database yet, so this does nothing. To connect object
-    storage offload (``xcomkit.store.objects``): add ``xcom.c.value_ref`` to the columns
-    :mod:`xcomkit.store.retention` returns (``_RETURNED`` and :class:`DeletedXCom`), and
-    pass ``on_deleted`` where an :class:`~xcomkit.store.objects.ObjectStore` is configured
-    (``xcomkit db clean``, the server's :class:`RetentionScheduler`): a callable that
-    calls ``store.remove(row.value_ref)`` for each row whose ``value_ref`` is set.
-    """
+    """The default ``on_deleted`` of :func:`clean`, for when no object store is
+    configured: nothing to release (an offloaded value's object, if any, is then left
+    for ``xcomkit storage gc``)."""
     return None
+
+
+def object_releaser(store: ObjectStore) -> Callable[[Sequence[DeletedXCom]], None]:
+    """An ``on_deleted`` that removes the objects of removed offloaded values from ``store``.
+
+    Called after each batch commits, so no remaining row points at a removed object; an
+    object whose removal fails is logged and left for ``xcomkit storage gc``, as is one
+    whose batch committed just before a crash.
+    """
+
+    def release(deleted: Sequence[DeletedXCom]) -> None:
+        for row in deleted:
+            if row.value_ref is None:
+                continue
+            try:
+                store.remove(row.value_ref)
+            except ObjectStoreError as exc:
+                log.warning("object %s left for storage gc: %s", row.value_ref, exc.detail)
+
+    return release
 
 
 @dataclass

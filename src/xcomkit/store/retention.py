@@ -37,8 +37,8 @@ from xcomkit.store.schema import dag, dag_run, xcom
 
 
 class DeletedXCom(NamedTuple):
-    """An XCom a batch removed: its address, and its stored value (JSON text, or a
-    reference to where the value lives once values can be offloaded)."""
+    """An XCom a batch removed: its address, its stored ``value`` (JSON text; None when
+    offloaded) and ``value_ref``, the name of the object holding an offloaded value."""
 
     dag_run_id: int
     dag_id: str
@@ -47,6 +47,7 @@ class DeletedXCom(NamedTuple):
     map_index: int
     key: str
     value: str | None
+    value_ref: str | None
 
 
 _PK = tuple_(xcom.c.dag_run_id, xcom.c.task_id, xcom.c.map_index, xcom.c.key)
@@ -58,6 +59,7 @@ _RETURNED = (
     xcom.c.map_index,
     xcom.c.key,
     xcom.c.value,
+    xcom.c.value_ref,
 )
 _COUNT_DOWN = (
     update(dag_run)
@@ -84,7 +86,7 @@ def _old_xcoms(cutoff: datetime, dag_id: str | None) -> list[ColumnElement[bool]
 def _delete_xcoms(conn: Connection, chosen: Select[Any]) -> list[DeletedXCom]:
     """Delete the XComs whose primary keys ``chosen`` selects; count them off their runs."""
     result = conn.execute(delete(xcom).where(_PK.in_(chosen)).returning(*_RETURNED))
-    deleted = [DeletedXCom(*row) for row in result]
+    deleted = [DeletedXCom._make(row) for row in result]
     per_run = Counter(row.dag_run_id for row in deleted)
     if per_run:
         conn.execute(
