@@ -9,12 +9,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from tests.cli.conftest import Xk
 from tests.conftest import Api
 from tests.store.test_retention import counts_are_right, put, remaining
 from xcomkit.store import retention as store
+from xcomkit.store.objects import ObjectStore
+from xcomkit.store.schema import xcom
 
 NOW = datetime.now(timezone.utc)
 #: (dag_id, run_id, task_id, key, timestamp): three XComs older than 30 days, two newer.
@@ -141,3 +144,24 @@ def test_serve_refuses_a_bad_retention_interval(xk: Xk) -> None:
         "error: --retention-interval: 'soon' is not a duration "
         "(e.g. 30d, 12h, 90m, 2w; units s, m, h, d, w)\n"
     )
+
+
+def test_offloaded_values_lose_their_objects(
+    make_api: Any, xk: Xk, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"file://{tmp_path / 'objects'}"
+    api = make_api(object_store=url, offload_threshold=10)
+    put(api, "etl_daily", "daily_1", "fetch", "big_old", NOW - timedelta(days=60))
+    put(api, "etl_daily", "daily_1", "fetch", "big_new", NOW)
+    objects = ObjectStore(url)
+    assert len(list(objects.scan())) == 2
+    monkeypatch.setenv("XCOMKIT_OBJECT_STORE", url)
+
+    r = xk("db", "clean", "--older-than", "30d", "--db", api.settings.db)
+
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[1].startswith("removed 1 XCom(s) in ")
+    assert remaining(api) == {("etl_daily", "daily_1", "fetch", "big_new")}
+    with api.engine.connect() as conn:
+        kept = conn.execute(select(xcom.c.value_ref)).scalar_one()
+    assert [o.name for o in objects.scan()] == [kept]

@@ -96,3 +96,45 @@ def test_migration_0004_keeps_values_in_their_rows(tmp_path) -> None:
     assert "value_ref" not in {c["name"] for c in inspect(engine).get_columns("xcom")}
     with engine.connect() as conn:
         assert conn.execute(text("SELECT value FROM xcom")).scalar_one() == '{"a":1}'
+
+
+def test_migration_0005_round_trip_keeps_dags_runs_and_xcoms(tmp_path) -> None:
+    """Up to the head and down to 0004 again: the retention column and index come and go,
+    and no DAG, DAG run or XCom is lost on the way (a table rebuild of ``dag`` on SQLite
+    would cascade to all of them)."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from xcomkit.store.db import _alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0004")
+        conn.execute(text("INSERT INTO dag (dag_id, dag_display_name) VALUES ('d', 'D')"))
+        conn.execute(
+            text(
+                "INSERT INTO dag_run (id, dag_id, run_id, run_after, run_type, state) "
+                "VALUES (7, 'd', 'r', '2025-01-02 00:00:00.000000', 'manual', 'queued')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO xcom (dag_run_id, task_id, map_index, key, dag_id, run_id, value, "
+                "timestamp) VALUES (7, 't', -1, 'k', 'd', 'r', '1', "
+                "'2025-01-02 00:00:00.000000')"
+            )
+        )
+    migrate(engine)
+    assert "xcom_retention_seconds" in {c["name"] for c in inspect(engine).get_columns("dag")}
+    assert "ix_xcom_timestamp" in {i["name"] for i in inspect(engine).get_indexes("xcom")}
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0004")
+    assert "xcom_retention_seconds" not in {c["name"] for c in inspect(engine).get_columns("dag")}
+    assert "ix_xcom_timestamp" not in {i["name"] for i in inspect(engine).get_indexes("xcom")}
+    with engine.connect() as conn:
+        counts = [
+            conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("dag", "dag_run", "xcom")
+        ]
+    assert counts == [1, 1, 1]
+    engine.dispose()

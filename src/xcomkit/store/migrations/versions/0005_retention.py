@@ -21,12 +21,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("dag") as batch:
-        batch.add_column(sa.Column("xcom_retention_seconds", sa.Integer(), nullable=True))
+    op.add_column("dag", sa.Column("xcom_retention_seconds", sa.Integer(), nullable=True))
     op.create_index("ix_xcom_timestamp", "xcom", ["timestamp"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_xcom_timestamp", table_name="xcom")
-    with op.batch_alter_table("dag") as batch:
-        batch.drop_column("xcom_retention_seconds")
+    # Not a batch (copy-and-swap) on SQLite: dropping the old ``dag`` table would cascade
+    # to every DAG run and XCom. SQLite 3.35+ drops a plain column in place.
+    op.execute("ALTER TABLE dag DROP COLUMN xcom_retention_seconds")
