@@ -9,8 +9,9 @@ Tokens live in ``<config dir>/tokens/<hash of the API URL>.json`` (the config di
 that mode (never briefly wider) and replaced atomically.
 
 A login kept with ``xcomkit login --keep-password`` also holds the password, in the same
-file: a token that has expired (by its ``exp`` claim before a command starts, or answered
-401 during one) is then renewed by logging in again, and the new token kept. Without a
+file: a token that has expired (by its ``exp`` claim before a command starts) or that the
+server refuses during one (401, or 403 ``Invalid JWT token``) is then renewed by logging
+in again, and the new token kept. Without a
 kept password an expired token is answered with the ``xcomkit login`` command to run.
 """
 
@@ -125,6 +126,14 @@ def _phrase(status: int) -> str:
 
 
 _JSON_BODY = {"Content-Type": "application/json"}
+def _token_refused(response: Response) -> bool:
+    """The server refused the bearer token itself, as Airflow does: 401 (missing or
+    expired) or 403 ``Invalid JWT token`` (a bad signature, e.g. after the server's
+    secret changed), not a 403 for a role that may not do this."""
+    status = response.status_code
+    return status == 401 or (status == 403 and b"JWT" in response.content)
+
+
 _EXIT_BY_STATUS = {400: USAGE, 401: AUTH, 403: AUTH, 404: NOT_FOUND, 409: CONFLICT, 422: USAGE}
 
 
@@ -142,9 +151,10 @@ class Remote:
         timeout: seconds for connect, read and write, each.
         transport: an httpx transport to use instead of the network (tests).
         pool: connections kept open for reuse (one per concurrent request is best).
-        renew: called for a new token when the server answers 401 to this one (it
-            raises :class:`CliError` if it cannot); the request is then sent once more.
-            A 401 is decided before the server acts, so a write is never done twice.
+        renew: called for a new token when the server refuses this one (401, or 403
+            ``Invalid JWT token``); it raises :class:`CliError` if it cannot. The request
+            is then sent once more: a refused token is decided before the server acts,
+            so a write is never done twice.
             Concurrent requests share one renewal.
 
     Every method raises :class:`CliError` for a failure: exit 1 for 404, 2 for 400/422,
@@ -235,7 +245,7 @@ class Remote:
         content = None if body is None else json.dumps(body, allow_nan=False).encode()
         token = self.token
         response = self._send(method, target, content)
-        if response.status_code == 401 and self._renewed(token):
+        if _token_refused(response) and self._renewed(token):
             response = self._send(method, target, content)
         data = None
         if response.content:
@@ -320,8 +330,8 @@ def connect(
     """A :class:`Remote` for ``api_url`` (default :data:`DEFAULT_API_URL`) with its kept token.
 
     With a kept password (``xcomkit login --keep-password``) a token that has expired, or
-    expires within a minute, is renewed first, and one refused later (401) is renewed
-    then; the new token is kept.
+    expires within a minute, is renewed first, and one refused later (401, or 403
+    ``Invalid JWT token``) is renewed then; the new token is kept.
 
     Args:
         pool: connections kept open (the number of concurrent requests).
