@@ -1,6 +1,6 @@
 """Export/import throughput of ``xcomkit xcom export`` / ``import`` on SQLite.
 
-    .venv/bin/python benchmarks/xcom_transfer.py [--xcoms 10000] [--workers 8]
+    .venv/bin/python benchmarks/xcom_transfer.py [--xcoms 10000] [--workers 16]
 
 Starts two xcomkit servers (``xcomkit serve``, one worker, fresh SQLite files, the demo
 DAG), then, each timed as a user runs it (the CLI as a subprocess, start-up included):
@@ -10,7 +10,11 @@ DAG), then, each timed as a user runs it (the CLI as a subprocess, start-up incl
 3. ``import`` of that export into the empty server B, then ``export`` of B, which must
    equal A's export line for line (the stores are equal).
 
-Prints XComs/s for each step. Numbers only: nothing here asserts a target.
+Prints XComs/s for each step, with the CPU milliseconds per XCom of the CLI and of the
+server, the server's ceiling (XComs/s one server process could reach on a core of its
+own, from its CPU per XCom), and how much of the step's time the server spent on a CPU
+or waiting for one (near 100% together: the server was the bound). Linux only (``/proc``).
+Numbers only: nothing here asserts a target.
 """
 
 from __future__ import annotations
@@ -40,6 +44,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def sched_seconds(pid: int) -> tuple[float, float]:
+    """``(on-CPU, waiting for a CPU)`` seconds of every thread of ``pid`` so far (Linux
+    ``/proc/<pid>/task/*/schedstat``): a server whose two add up to the wall time was the
+    bound, whether it ran or waited for a core the machine's other work held."""
+    running = waiting = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            on_cpu, queued, _ = stat.read_text().split()
+        except (OSError, ValueError):
+            continue  # a thread that just ended
+        running += int(on_cpu)
+        waiting += int(queued)
+    return running / 1e9, waiting / 1e9
+
+
 def start(workdir: Path, name: str) -> tuple[str, object, int]:
     db = f"sqlite:///{workdir / (name + '.db')}"
     password = secrets.token_urlsafe(16)
@@ -64,9 +83,7 @@ def start(workdir: Path, name: str) -> tuple[str, object, int]:
     return url, stopper(proc), proc.pid
 
 
-def cli(
-    workdir: Path, *args: str, stdout: object = subprocess.PIPE
-) -> tuple[float, float, str]:
+def cli(workdir: Path, *args: str, stdout: object = subprocess.PIPE) -> tuple[float, float, str]:
     """Run ``xcomkit xcom ARGS``; return ``(wall seconds, its CPU seconds, output)``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -113,21 +130,32 @@ def step(
         and of the server process)``}``.
     """
     server_before = cpu_seconds(server_pid)
+    ran_before, waited_before = sched_seconds(server_pid)
     if stdout is None:
         seconds, client_cpu, out = cli(workdir, *args)
     else:
         seconds, client_cpu, out = cli(workdir, *args, stdout=stdout)
     server_cpu = cpu_seconds(server_pid) - server_before
+    ran, waited = sched_seconds(server_pid)
     figures = {
         "rate": round(xcoms / seconds),
         "seconds": round(seconds, 2),
         "client_ms": round(client_cpu * 1000 / xcoms, 3),
         "server_ms": round(server_cpu * 1000 / xcoms, 3),
+        # What one server process could do if it had a core to itself: 1 / its CPU per XCom.
+        "server_ceiling": round(xcoms / server_cpu) if server_cpu else 0,
+        "server_on_cpu": round((ran - ran_before) / seconds, 2),
+        "server_waiting_for_cpu": round((waited - waited_before) / seconds, 2),
+        "load_average": round(os.getloadavg()[0], 1),
     }
     print(
-        f"{name:<15} {figures['rate']:8,} XComs/s  ({seconds:.2f} s; CPU per XCom: "
-        f"client {figures['client_ms']:.2f} ms, server {figures['server_ms']:.2f} ms) "
-        f"{out.strip()}"
+        f"{name:<15} {figures['rate']:8,} XComs/s  ({seconds:.2f} s) {out.strip()}\n"
+        f"{'':15} CPU per XCom: client {figures['client_ms']:.2f} ms, server "
+        f"{figures['server_ms']:.2f} ms (one server process's ceiling "
+        f"{figures['server_ceiling']:,}/s); server on a CPU "
+        f"{figures['server_on_cpu']:.0%} and waiting for one "
+        f"{figures['server_waiting_for_cpu']:.0%} of the time; load average "
+        f"{figures['load_average']}"
     )
     return figures
 
