@@ -126,6 +126,8 @@ def _phrase(status: int) -> str:
 
 
 _JSON_BODY = {"Content-Type": "application/json"}
+
+
 def _token_refused(response: Response) -> bool:
     """The server refused the bearer token itself, as Airflow does: 401 (missing or
     expired) or 403 ``Invalid JWT token`` (a bad signature, e.g. after the server's
