@@ -11,8 +11,8 @@ that mode (never briefly wider) and replaced atomically.
 A login kept with ``xcomkit login --keep-password`` also holds the password, in the same
 file: a token that has expired (by its ``exp`` claim before a command starts) or that the
 server refuses during one (401, or 403 ``Invalid JWT token``) is then renewed by logging
-in again, and the new token kept. Without a
-kept password an expired token is answered with the ``xcomkit login`` command to run.
+in again, and the new token kept. Without a kept password an expired token is answered
+with the ``xcomkit login`` command to run.
 """
 
 from __future__ import annotations
@@ -156,8 +156,8 @@ class Remote:
         renew: called for a new token when the server refuses this one (401, or 403
             ``Invalid JWT token``); it raises :class:`CliError` if it cannot. The request
             is then sent once more: a refused token is decided before the server acts,
-            so a write is never done twice.
-            Concurrent requests share one renewal.
+            so a write is never done twice. Concurrent requests share one renewal; after
+            a failed renewal, refusals are reported as they come.
 
     Every method raises :class:`CliError` for a failure: exit 1 for 404, 2 for 400/422,
     3 for 401/403, 4 for 409, 5 for a 5xx or no answer; the message names the request
@@ -326,9 +326,11 @@ def login(api_url: str, username: str, password: str, *, transport: Any = None) 
     return str(data["access_token"])
 
 
-def connect(
-    api_url: str | None, *, transport: Any = None, pool: int = 16, now: float | None = None
-) -> Remote:
+#: A kept token this close to its expiry (seconds) is renewed before a command starts.
+RENEW_AHEAD_S = 60
+
+
+def connect(api_url: str | None, *, transport: Any = None, pool: int = 16) -> Remote:
     """A :class:`Remote` for ``api_url`` (default :data:`DEFAULT_API_URL`) with its kept token.
 
     With a kept password (``xcomkit login --keep-password``) a token that has expired, or
@@ -337,7 +339,6 @@ def connect(
 
     Args:
         pool: connections kept open (the number of concurrent requests).
-        now: the time to judge expiry by (seconds since the epoch; tests).
 
     Raises:
         CliError: (exit 3) no kept token for that URL; it has expired and no password is
@@ -365,7 +366,7 @@ def connect(
 
     token = kept["token"]
     exp = token_expiry(token)
-    clock = time.time() if now is None else now
+    clock = time.time()
     if exp is not None and exp <= clock + RENEW_AHEAD_S:
         if renew is not None:
             token = renew()
@@ -376,7 +377,3 @@ def connect(
                 AUTH,
             )
     return Remote(url, token, transport=transport, pool=pool, renew=renew)
-
-
-#: A kept token this close to its expiry (seconds) is renewed before a command starts.
-RENEW_AHEAD_S = 60
