@@ -152,9 +152,9 @@ def step(
         f"{name:<15} {figures['rate']:8,} XComs/s  ({seconds:.2f} s) {out.strip()}\n"
         f"{'':15} CPU per XCom: client {figures['client_ms']:.2f} ms, server "
         f"{figures['server_ms']:.2f} ms (one server process's ceiling "
-        f"{figures['server_ceiling']:,}/s); server on a CPU "
+        f"{figures['server_ceiling']:,}/s); server threads on a CPU "
         f"{figures['server_on_cpu']:.0%} and waiting for one "
-        f"{figures['server_waiting_for_cpu']:.0%} of the time; load average "
+        f"{figures['server_waiting_for_cpu']:.0%} of the time (summed); load average "
         f"{figures['load_average']}"
     )
     return figures
