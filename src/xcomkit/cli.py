@@ -439,57 +439,60 @@ def db_clean(
     seconds = _duration("--older-than", older_than)
     settings = _settings(db)
     engine = _engine(settings)
-    objects = _object_store(settings)
-    if dag_id is not None:
-        with engine.connect() as conn:
-            if registry.get_dag(conn, dag_id) is None:
-                raise cli_errors.CliError(f"no DAG {dag_id!r}", cli_errors.NOT_FOUND)
-    cutoff = retention.cutoff_for(seconds)
-    what = "XComs with a timestamp" + (" and DAG runs with a run_after" if runs else "")
-    out.print(f"{what} before {cutoff.isoformat(timespec='seconds')}", soft_wrap=True)
-    planned = retention.plan(engine, cutoff, dag_id=dag_id, runs=runs)
-    if dry_run:
-        out.print(f"would remove {_removed(planned)}", soft_wrap=True)
-        _by_dag(planned)
-        return
-    report: CleanReport | None = None
-    removed = 0
-    with progress_bar("clean", planned.rows) as advance:
+    try:
+        objects = _object_store(settings)
+        if dag_id is not None:
+            with engine.connect() as conn:
+                if registry.get_dag(conn, dag_id) is None:
+                    raise cli_errors.CliError(f"no DAG {dag_id!r}", cli_errors.NOT_FOUND)
+        cutoff = retention.cutoff_for(seconds)
+        what = "XComs with a timestamp" + (" and DAG runs with a run_after" if runs else "")
+        out.print(f"{what} before {cutoff.isoformat(timespec='seconds')}", soft_wrap=True)
+        planned = retention.plan(engine, cutoff, dag_id=dag_id, runs=runs)
+        if dry_run:
+            out.print(f"would remove {_removed(planned)}", soft_wrap=True)
+            _by_dag(planned)
+            return
+        report: CleanReport | None = None
+        removed = 0
+        with progress_bar("clean", planned.rows) as advance:
 
-        def done(rows: int) -> None:
-            nonlocal removed
-            removed += rows
-            advance(rows)
+            def done(rows: int) -> None:
+                nonlocal removed
+                removed += rows
+                advance(rows)
 
-        try:
-            report = retention.clean(
-                engine,
-                cutoff,
-                dag_id=dag_id,
-                runs=runs,
-                batch_size=batch_size,
-                progress=done,
-                on_deleted=retention.object_releaser(objects) if objects is not None else None,
+            try:
+                report = retention.clean(
+                    engine,
+                    cutoff,
+                    dag_id=dag_id,
+                    runs=runs,
+                    batch_size=batch_size,
+                    progress=done,
+                    on_deleted=retention.object_releaser(objects) if objects is not None else None,
+                )
+            except KeyboardInterrupt:
+                pass
+            except OperationalError as exc:
+                # Ctrl-C while SQLite runs a statement reaches its progress handler, which
+                # aborts the statement: the driver reports "interrupted", not the signal.
+                if "interrupted" not in str(exc.orig):
+                    raise
+        if report is None:
+            err.print(
+                f"interrupted: {removed:,} row(s) removed in whole batches; "
+                "run the same command again to continue",
+                soft_wrap=True,
             )
-        except KeyboardInterrupt:
-            pass
-        except OperationalError as exc:
-            # Ctrl-C while SQLite runs a statement reaches its progress handler, which
-            # aborts the statement: the driver reports "interrupted", not the signal.
-            if "interrupted" not in str(exc.orig):
-                raise
-    if report is None:
-        err.print(
-            f"interrupted: {removed:,} row(s) removed in whole batches; "
-            "run the same command again to continue",
+            raise typer.Exit(130)
+        out.print(
+            f"removed {_removed(report)} in {report.seconds:.1f} s ({report.rate:,.0f} rows/s)",
             soft_wrap=True,
         )
-        raise typer.Exit(130)
-    out.print(
-        f"removed {_removed(report)} in {report.seconds:.1f} s ({report.rate:,.0f} rows/s)",
-        soft_wrap=True,
-    )
-    _by_dag(report)
+        _by_dag(report)
+    finally:
+        engine.dispose()  # its pooled connections, closed now, not when collected
 
 
 def _removed(report: CleanReport) -> str:
