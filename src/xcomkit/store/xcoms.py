@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from xcomkit.store import search
 from xcomkit.store.schema import dag, dag_run, task, xcom
 
 
@@ -239,8 +240,11 @@ _RUN_COLUMNS = {"dag_id": dag_run.c.dag_id, "run_id": dag_run.c.run_id}
 Shape = tuple[Any, ...]
 
 
-def _split(f: ListFilter) -> tuple[Shape, dict[str, Any]]:
+def _split(f: ListFilter, searchable: bool = False) -> tuple[Shape, dict[str, Any]]:
     """A filter's shape (which conditions it has: hashable) and its bound values.
+
+    With ``searchable`` (the search index exists), a ``*_like`` filter the index can
+    serve is marked so in the shape (see :mod:`xcomkit.store.search`).
 
     Statements are built once per shape (see :func:`_statements`), so a request only
     binds values; the names of the values are those of the shape's bind parameters.
@@ -255,7 +259,8 @@ def _split(f: ListFilter) -> tuple[Shape, dict[str, Any]]:
     for name in _PATTERNED:
         like: list[str] | None = getattr(f, f"{name}_like")
         if like is not None:
-            shape.append((name, "like", len(like)))
+            indexed = searchable and search.indexable(name, like)
+            shape.append((name, "like", len(like), indexed))
             params.update({f"{name}_like_{i}": p for i, p in enumerate(like)})
         prefix: list[tuple[str, str | None]] | None = getattr(f, f"{name}_prefix")
         if prefix is not None:
@@ -287,7 +292,10 @@ def _condition(item: Any, dialect: str) -> ColumnElement[bool]:
         # Case-insensitive LIKE. SQLite's own LIKE folds ASCII case only, exactly as the
         # lower(col) LIKE lower(pattern) that ilike() renders there, and is far cheaper.
         like = col.like if dialect == "sqlite" else col.ilike
-        return or_(*(like(bindparam(f"{name}_like_{i}")) for i in range(detail)))
+        plain = or_(*(like(bindparam(f"{name}_like_{i}")) for i in range(detail)))
+        if item[3]:  # the search index finds the candidates; the plain LIKE decides
+            return and_(search.narrowing(name, detail), plain)
+        return plain
     if kind == "prefix":
         clauses: list[ColumnElement[bool]] = []
         for i, bound in enumerate(detail):
@@ -352,7 +360,7 @@ def list_entries(
     primary key is appended as the final tie-breaker, as Airflow appends the XCom
     table's first primary-key column.
     """
-    shape, params = _split(f)
+    shape, params = _split(f, search.ready(conn))
     count, page = _statements(shape, tuple(order_by), conn.dialect.name)
     total = conn.execute(count, params).scalar_one()
     if limit == 0 or offset >= total:
