@@ -236,7 +236,8 @@ def _seed_sqlite(
                 dbapi.execute("BEGIN IMMEDIATE")
                 for statement in search.SQLITE_TRIGGERS:
                     dbapi.execute(statement)
-                dbapi.execute(search.SQLITE_REBUILD)
+                for statement in search.SQLITE_REBUILD:
+                    dbapi.execute(statement)
                 dbapi.execute("COMMIT")
         dbapi.execute("PRAGMA synchronous=NORMAL")
     finally:
