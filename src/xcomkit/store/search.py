@@ -10,11 +10,13 @@ for byte) and this module adds an index that finds the candidate rows first:
   (case-insensitive), external content over ``xcom`` (it stores only the index; the
   text is read from ``xcom`` by rowid), kept in step with ``xcom`` by triggers, so every
   write, cascade (DAG run or DAG deleted) and bulk SQL is followed in the same
-  transaction. A pattern alternative the index can serve (one with a run of at least
-  three characters other than ``%`` and ``_``) adds
-  ``xcom.rowid IN (SELECT rowid FROM xcom_search WHERE <column> LIKE :pattern ...)``
-  beside the plain condition; a shorter alternative anywhere in the filter leaves that
-  filter to the plain scan. The index only narrows: the plain LIKE still decides.
+  transaction. Before the list's two statements, :func:`candidates` looks up the rows
+  that contain a literal run of each alternative (at least three characters between
+  ``%`` and ``_``) and binds their rowids; both statements add
+  ``xcom.rowid IN (<those rowids>)`` beside the plain condition, so the total counts the
+  same search as the page. An alternative without such a run, or more than
+  :data:`MAX_CANDIDATES` candidates, leaves that filter to the plain scan. The index
+  only narrows: the plain LIKE still decides.
   ``dag_display_name`` lives in the small ``dag`` table and becomes
   ``xcom.dag_id IN (SELECT dag_id FROM dag WHERE ...)``, which walks ``ix_xcom_ti``.
 * **PostgreSQL**: ``pg_trgm`` GIN indexes on ``xcom.key``, ``xcom.run_id``,
@@ -33,19 +35,19 @@ index over existing rows and is idempotent.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     bindparam,
-    column,
+    func,
     literal_column,
     or_,
     select,
-    table,
+    text,
 )
-from sqlalchemy import union as sql_union
 
 from xcomkit.store.schema import dag, xcom
 
@@ -57,6 +59,15 @@ SQLITE_TABLE = "xcom_search"
 INDEXED_COLUMNS = ("key", "run_id", "task_id")
 #: The shortest run of literal characters an index can look up (a trigram).
 MIN_LITERAL_RUN = 3
+#: Most candidate rows a list goes through the index for; a filter with more is left to
+#: the plain scan (see :func:`candidates`). At 1,000,000 XComs on SQLite, 10,000
+#: candidates cost about what the scan costs (reading, joining and sorting them all).
+MAX_CANDIDATES = 5_000
+#: Most literal runs of one alternative looked up (each lookup reads at most
+#: ``MAX_CANDIDATES + 1`` rows).
+MAX_RUNS = 3
+#: Candidates few enough that no other literal run of the pattern is looked up.
+FEW_CANDIDATES = 1_000
 #: PostgreSQL trigram indexes: (index name, table, column).
 PG_INDEXES = (
     ("ix_xcom_key_trgm", "xcom", "key"),
@@ -95,7 +106,6 @@ SQLITE_REBUILD = (
     f"INSERT INTO {SQLITE_TABLE}({SQLITE_TABLE}) VALUES ('optimize')",
 )
 
-_fts = table(SQLITE_TABLE, column("rowid"), *(column(c) for c in INDEXED_COLUMNS))
 _xcom_rowid: ColumnElement[Any] = literal_column("xcom.rowid")
 _READY = "xcomkit_search_ready"
 
@@ -225,14 +235,6 @@ def ready(conn: Connection) -> bool:
     return bool(found)
 
 
-def _longest_literal_run(pattern: str) -> int:
-    longest = run = 0
-    for ch in pattern:
-        run = 0 if ch in "%_" else run + 1
-        longest = max(longest, run)
-    return longest
-
-
 def indexable(name: str, patterns: list[str]) -> bool:
     """True when the SQLite index can find every row that the LIKE ``patterns`` (OR-ed)
     on filter ``name`` match: the column is indexed and each alternative has a run of
@@ -243,23 +245,70 @@ def indexable(name: str, patterns: list[str]) -> bool:
     """
     if name == "dag_display_name":
         return True
-    return name in INDEXED_COLUMNS and all(
-        _longest_literal_run(p) >= MIN_LITERAL_RUN for p in patterns
-    )
+    return name in INDEXED_COLUMNS and all(_literal_runs(p) for p in patterns)
+
+
+def candidates(conn: Connection, name: str, patterns: list[str]) -> str | None:
+    """The rowids of the XComs whose column ``name`` may match one of ``patterns``
+    (LIKE, OR-ed), as a JSON array for :func:`narrowing`; None when there are more than
+    :data:`MAX_CANDIDATES` (the plain scan is then cheaper: its page stops at the first
+    rows in order, while candidates must all be read, joined and sorted).
+
+    Every row a pattern matches contains each of its literal runs (the text between
+    ``%`` and ``_``), so the rows whose column contains one run (an FTS5 phrase: a
+    case-folded substring) are a superset of its matches. Up to :data:`MAX_RUNS` runs
+    are looked up, longest first, each bounded by ``MAX_CANDIDATES + 1`` rows; the
+    smallest set is kept, and the lookups stop at one of at most :data:`FEW_CANDIDATES`.
+    The plain condition beside the narrowing decides which candidates match.
+
+    Only call it where :func:`ready` and :func:`indexable` hold. ``dag_display_name``
+    needs no candidates (its narrowing reads the ``dag`` table): ``"[]"``.
+    """
+    if name == "dag_display_name":
+        return "[]"
+    found: set[int] = set()
+    for pattern in patterns:
+        best: list[int] | None = None
+        for run in _literal_runs(pattern)[:MAX_RUNS]:
+            query = f'{{{name}}} : "{run.replace(chr(34), chr(34) * 2)}"'
+            rowids = list(
+                conn.execute(_MATCH, {"query": query, "cap": MAX_CANDIDATES + 1}).scalars()
+            )
+            if best is None or len(rowids) < len(best):
+                best = rowids
+            if len(best) <= FEW_CANDIDATES:
+                break
+        if best is None or len(best) > MAX_CANDIDATES:
+            return None
+        found.update(best)
+        if len(found) > MAX_CANDIDATES:
+            return None
+    return "[" + ",".join(str(int(r)) for r in sorted(found)) + "]"
+
+
+_MATCH = text(f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :query LIMIT :cap")
+
+
+def _literal_runs(pattern: str) -> list[str]:
+    """The runs of a LIKE pattern between its wildcards that a trigram index can look up
+    (at least :data:`MIN_LITERAL_RUN` characters), longest first."""
+    runs = [r for r in re.split("[%_]", pattern) if len(r) >= MIN_LITERAL_RUN]
+    return sorted(runs, key=len, reverse=True)
 
 
 def narrowing(name: str, count: int) -> ColumnElement[bool]:
     """The condition that narrows an SQLite list to the candidates of filter ``name``.
 
-    ``count`` patterns are bound as ``{name}_like_0`` ... (the names of the plain
-    condition's parameters, so both read the same values). Only call it where
-    :func:`ready` and :func:`indexable` hold; AND it with the plain condition.
+    Reads the JSON array of rowids bound as ``{name}_rowids`` (see :func:`candidates`);
+    for ``dag_display_name``, the ``count`` patterns bound as
+    ``{name}_like_0`` ... (the plain condition's parameters) on the ``dag`` table.
+    AND it with the plain condition.
     """
-    params: list[Any] = [bindparam(f"{name}_like_{i}") for i in range(count)]
     if name == "dag_display_name":
+        params: list[Any] = [bindparam(f"{name}_like_{i}") for i in range(count)]
         names = select(dag.c.dag_id).where(or_(*(dag.c.dag_display_name.like(p) for p in params)))
         return xcom.c.dag_id.in_(names)
-    col: ColumnElement[Any] = _fts.c[name]
-    lookups: list[Any] = [select(_fts.c.rowid).where(col.like(p)) for p in params]
-    found: Any = lookups[0] if count == 1 else sql_union(*lookups)
-    return _xcom_rowid.in_(found)
+    rowids: Any = select(literal_column("value")).select_from(
+        func.json_each(bindparam(f"{name}_rowids"))
+    )
+    return _xcom_rowid.in_(rowids)

@@ -346,6 +346,22 @@ def _statements(
     return count, page
 
 
+def _narrow(conn: Connection, f: ListFilter, shape: Shape, params: dict[str, Any]) -> Shape:
+    """Bind the search index's candidates of each indexed pattern filter (into
+    ``params``); a filter with too many is marked for the plain scan instead."""
+    narrowed: list[Any] = []
+    for item in shape:
+        if isinstance(item, tuple) and item[1] == "like" and item[3]:
+            name = item[0]
+            found = search.candidates(conn, name, getattr(f, f"{name}_like"))
+            if found is None:
+                item = (*item[:3], False)
+            else:
+                params[f"{name}_rowids"] = found
+        narrowed.append(item)
+    return tuple(narrowed)
+
+
 def list_entries(
     conn: Connection,
     f: ListFilter,
@@ -361,6 +377,8 @@ def list_entries(
     table's first primary-key column.
     """
     shape, params = _split(f, search.ready(conn))
+    if search.ready(conn):
+        shape = _narrow(conn, f, shape, params)
     count, page = _statements(shape, tuple(order_by), conn.dialect.name)
     total = conn.execute(count, params).scalar_one()
     if limit == 0 or offset >= total:
