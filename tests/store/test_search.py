@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, Engine, delete, text, update
+from sqlalchemy import Connection, Engine, delete, event, text, update
 
 from tests import pg
 from xcomkit.server.patterns import like_patterns
@@ -261,6 +261,41 @@ def test_sqlite_uses_the_index_for_long_patterns_and_scans_for_short_ones(tmp_pa
         sql = "EXPLAIN QUERY PLAN SELECT rowid FROM xcom_search WHERE key LIKE '%abc%'"
         plan = " ".join(str(r[3]) for r in conn.exec_driver_sql(sql))
         assert "VIRTUAL TABLE" in plan
+    eng.dispose()
+
+
+def test_sqlite_candidates_drive_the_plan_beside_the_path_filters(tmp_path: Any) -> None:
+    """With a dag_id (or run_id, task_id) beside an indexed pattern, SQLite reads the XCom
+    rows by the candidates' rowids, not by walking that dag_id's part of ``ix_xcom_ti``
+    (which, without statistics, its planner would otherwise prefer)."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'drive.db'}")
+    migrate(eng)
+    with eng.begin() as conn:
+        registry.upsert_dag(
+            conn, registry.DagDef("dag_alpha", "Alpha", (registry.TaskDef("extract", "x"),))
+        )
+        _add_run(conn, "dag_alpha", "run_one", 0)
+        _add_xcom(conn, "dag_alpha", "run_one", "extract", "the_needle")
+    executed: list[tuple[str, Any]] = []
+
+    def grab(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        executed.append((statement, parameters))
+
+    event.listen(eng, "before_cursor_execute", grab)
+    with eng.connect() as conn:
+        f = ListFilter(key_like=["%NEEDLE%"], dag_id="dag_alpha", run_id="run_one")
+        rows, total = list_entries(conn, f, order_by=[], limit=50, offset=0)
+        assert (total, [r.key for r in rows]) == (1, ["the_needle"])
+        event.remove(eng, "before_cursor_execute", grab)
+        narrowed = [(s, p) for s, p in executed if "json_each" in s]
+        assert len(narrowed) == 2  # the count and the page
+        for statement, parameters in narrowed:
+            plan = [
+                str(r[3])
+                for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            ]
+            xcom_steps = [step for step in plan if " xcom " in f"{step} "]
+            assert xcom_steps[0] == "SEARCH xcom USING INTEGER PRIMARY KEY (rowid=?)", plan
     eng.dispose()
 
 

@@ -48,6 +48,8 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from xcomkit.store.schema import dag, xcom
 
@@ -294,6 +296,17 @@ def _literal_runs(pattern: str) -> list[str]:
     (at least :data:`MIN_LITERAL_RUN` characters), longest first."""
     runs = [r for r in re.split("[%_]", pattern) if len(r) >= MIN_LITERAL_RUN]
     return sorted(runs, key=len, reverse=True)
+
+
+def unindexed(col: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``col`` as ``+col``: the same value and collation, but SQLite uses no index for it.
+
+    For the path's equality filters (dag_id, run_id, task_id, ...) beside a narrowing:
+    SQLite's planner, without statistics, would walk that filter's B-tree index (all
+    XComs of a DAG) and check each row against the candidates; with ``+col`` it reads the
+    at most :data:`MAX_CANDIDATES` candidates by rowid instead.
+    """
+    return UnaryExpression(col, operator=custom_op("+"), type_=col.type)
 
 
 def narrowing(name: str, count: int) -> ColumnElement[bool]:

@@ -283,9 +283,12 @@ def _split(f: ListFilter, searchable: bool = False) -> tuple[Shape, dict[str, An
     return tuple(shape), params
 
 
-def _condition(item: Any, dialect: str) -> ColumnElement[bool]:
+def _condition(item: Any, dialect: str, narrowed: bool = False) -> ColumnElement[bool]:
     if isinstance(item, str):
-        return _FILTER_COLUMNS[item] == bindparam(item)
+        col = _FILTER_COLUMNS[item]
+        if narrowed:  # the search candidates drive the plan (see search.unindexed)
+            col = search.unindexed(col)
+        return col == bindparam(item)
     name, kind, detail = (*item, None)[:3]
     col = _FILTER_COLUMNS[name]
     if kind == "like":
@@ -317,7 +320,14 @@ def _statements(
     shape: Shape, order_by: tuple[tuple[str, bool], ...], dialect: str
 ) -> tuple[Select[Any], Select[Any]]:
     """The (count, page) statements for a filter shape and ordering, built once."""
-    where = [_condition(item, dialect) for item in shape]
+    narrowed = dialect == "sqlite" and any(
+        not isinstance(item, str)
+        and item[1] == "like"
+        and item[3]
+        and item[0] != "dag_display_name"
+        for item in shape
+    )
+    where = [_condition(item, dialect, narrowed) for item in shape]
     names = {item if isinstance(item, str) else item[0] for item in shape}
     if all(isinstance(item, str) and item in _COUNTED for item in shape):
         # Filtered at most by dag_id and run_id equality: add up the runs' kept counts
