@@ -440,3 +440,59 @@ def test_postgresql_without_the_right_to_create_extensions_warns_and_scans(
             assert has == 0
     finally:
         eng.dispose()
+
+
+def test_sqlite_without_the_trigram_tokenizer_warns_and_scans(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An SQLite older than 3.34 or without FTS5: the migration logs a warning, builds no
+    index, and the pattern filters answer by the scan."""
+    monkeypatch.setattr(search, "_sqlite_has_trigram", lambda _conn: False)
+    eng = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with caplog.at_level(logging.WARNING, logger="xcomkit.store.search"):
+        migrate(eng)
+    assert "has no FTS5 trigram tokenizer" in caplog.text
+    with eng.begin() as conn:
+        assert not search.ready(conn)
+        registry.upsert_dag(
+            conn, registry.DagDef("dag_alpha", "Alpha", (registry.TaskDef("extract", "x"),))
+        )
+        _add_run(conn, "dag_alpha", "run_one", 0)
+        _add_xcom(conn, "dag_alpha", "run_one", "extract", "Needle")
+        assert _found(conn, "needle") == ["Needle"]
+        assert (
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+            ).scalar_one()
+            == 0
+        )
+    eng.dispose()
+
+
+def test_postgresql_with_pg_trgm_off_the_search_path_warns_and_scans(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pg_trgm installed in a schema the role's search_path does not hold (as some hosted
+    PostgreSQL services do): the operator class is not found, the migration still
+    succeeds, with a warning, and the filters scan."""
+    if pg.find_bin() is None:
+        pytest.skip("PostgreSQL server programs are not installed")
+    admin_url = request.getfixturevalue("postgres_template")
+    url = pg.create_database(admin_url, f"search_schema_{next(_counter)}")
+    eng = make_engine(url)
+    try:
+        with eng.begin() as conn:
+            conn.exec_driver_sql("CREATE SCHEMA extensions")
+            conn.exec_driver_sql("CREATE EXTENSION pg_trgm SCHEMA extensions")
+        with caplog.at_level(logging.WARNING, logger="xcomkit.store.search"):
+            migrate(eng)
+        assert "could not create the trigram indexes" in caplog.text
+        with eng.begin() as conn:
+            registry.upsert_dag(
+                conn, registry.DagDef("dag_alpha", "Alpha", (registry.TaskDef("extract", "x"),))
+            )
+            _add_run(conn, "dag_alpha", "run_one", 0)
+            _add_xcom(conn, "dag_alpha", "run_one", "extract", "Needle")
+            assert _found(conn, "needle") == ["Needle"]
+    finally:
+        eng.dispose()

@@ -202,11 +202,19 @@ def _install_pg(conn: Connection) -> bool:
                 str(exc).splitlines()[0],
             )
             return False
-    for name, table_name, column_name in PG_INDEXES:
-        conn.exec_driver_sql(
-            f"CREATE INDEX IF NOT EXISTS {name} ON {table_name}"
-            f" USING gin ({column_name} gin_trgm_ops) WITH (fastupdate = off)"
+    try:
+        with conn.begin_nested():
+            for name, table_name, column_name in PG_INDEXES:
+                conn.exec_driver_sql(
+                    f"CREATE INDEX IF NOT EXISTS {name} ON {table_name}"
+                    f" USING gin ({column_name} gin_trgm_ops) WITH (fastupdate = off)"
+                )
+    except Exception as exc:  # e.g. pg_trgm installed in a schema off the search_path
+        log.warning(
+            "could not create the trigram indexes (%s): *_pattern filters will scan every XCom",
+            str(exc).splitlines()[0],
         )
+        return False
     return True
 
 
