@@ -21,12 +21,13 @@ from alembic import command
 from sqlalchemy import Connection, Engine, delete, event, text, update
 
 from tests import pg
+from xcomkit.address import XComAddress
 from xcomkit.server.patterns import like_patterns
 from xcomkit.store import registry, search
 from xcomkit.store.dag_runs import delete_run
 from xcomkit.store.db import _alembic_config, make_engine, migrate
 from xcomkit.store.schema import dag, xcom
-from xcomkit.store.xcoms import ListFilter, create_target, delete_entry, insert_entry, list_entries
+from xcomkit.store.xcoms import ListFilter, XComStore
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 #: Characters the generated values and patterns are made of: LIKE wildcards, the
@@ -87,16 +88,12 @@ def _add_run(conn: Connection, dag_id: str, run_id: str, n: int) -> None:
 
 
 def _add_xcom(conn: Connection, dag_id: str, run_id: str, task_id: str, key: str) -> None:
-    target = create_target(conn, dag_id, run_id, task_id)
+    store = XComStore(conn)
+    target = store.create_target(dag_id, run_id, task_id)
     assert target is not None and target.id is not None
-    insert_entry(
-        conn,
+    store.insert(
+        XComAddress(dag_id, run_id, task_id, key, -1),
         dag_run_pk=target.id,
-        dag_id=dag_id,
-        run_id=run_id,
-        task_id=task_id,
-        key=key,
-        map_index=-1,
         value_json="1",
         timestamp=T0,
     )
@@ -146,7 +143,7 @@ def _patterns(rng: random.Random, values: list[str], count: int) -> list[str]:
 
 
 def _answer(conn: Connection, f: ListFilter) -> tuple[int, list[tuple[Any, ...]]]:
-    rows, total = list_entries(conn, f, order_by=[("key", False)], limit=100_000, offset=0)
+    rows, total = XComStore(conn).list(f, order_by=[("key", False)], limit=100_000, offset=0)
     return total, sorted(tuple(r) for r in rows)
 
 
@@ -284,7 +281,7 @@ def test_sqlite_candidates_drive_the_plan_beside_the_path_filters(tmp_path: Any)
     event.listen(eng, "before_cursor_execute", grab)
     with eng.connect() as conn:
         f = ListFilter(key_like=["%NEEDLE%"], dag_id="dag_alpha", run_id="run_one")
-        rows, total = list_entries(conn, f, order_by=[], limit=50, offset=0)
+        rows, total = XComStore(conn).list(f, order_by=[], limit=50, offset=0)
         assert (total, [r.key for r in rows]) == (1, ["the_needle"])
         event.remove(eng, "before_cursor_execute", grab)
         narrowed = [(s, p) for s, p in executed if "json_each" in s]
@@ -329,8 +326,7 @@ def test_postgresql_plans_pattern_filters_on_the_trigram_indexes(engine: Engine)
 
 
 def _found(conn: Connection, pattern: str, column: str = "key") -> list[str]:
-    rows, total = list_entries(
-        conn,
+    rows, total = XComStore(conn).list(
         ListFilter(**{f"{column}_like": [f"%{pattern}%"]}),
         order_by=[("key", False)],
         limit=100,
@@ -364,13 +360,8 @@ def test_the_index_follows_every_write(engine: Engine) -> None:
         conn.execute(update(xcom).where(xcom.c.key == "Needle_Kept").values(key="Haystack"))
         assert _found(conn, "needle") == ["needle_deleted", "needle_in_run_two"]
         assert _found(conn, "aysta") == ["Haystack"]
-        delete_entry(
-            conn,
-            dag_id="dag_alpha",
-            run_id="run_one",
-            task_id="load.rows",
-            key="needle_deleted",
-            map_index=-1,
+        XComStore(conn).delete(
+            XComAddress("dag_alpha", "run_one", "load.rows", "needle_deleted", -1)
         )
         assert _found(conn, "needle") == ["needle_in_run_two"]
         _check_sqlite_index(conn)
@@ -496,3 +487,38 @@ def test_postgresql_with_pg_trgm_off_the_search_path_warns_and_scans(
             assert _found(conn, "needle") == ["Needle"]
     finally:
         eng.dispose()
+
+
+def test_sqlite_pattern_list_statements(tmp_path: Any) -> None:
+    """A pattern list on SQLite: one candidate lookup per literal run looked up, the count
+    and the page (and, first on a connection, the check that the index exists); a list
+    without a pattern sends only its count and page."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'count.db'}")
+    migrate(eng)
+    with eng.begin() as conn:
+        registry.upsert_dag(
+            conn, registry.DagDef("dag_alpha", "Alpha", (registry.TaskDef("extract", "x"),))
+        )
+        _add_run(conn, "dag_alpha", "run_one", 0)
+        _add_xcom(conn, "dag_alpha", "run_one", "extract", "the_needle")
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            sent.append(statement)
+
+    event.listen(eng, "before_cursor_execute", record)
+    with eng.connect() as conn:
+        store = XComStore(conn)
+        plain = ListFilter(dag_id="dag_alpha", task_id="extract")
+        assert store.list(plain, order_by=[], limit=50, offset=0)[1] == 1
+        assert len(sent) == 2
+        sent.clear()
+        f = ListFilter(key_like=["%the_NEEDLE%"])  # runs "needle" then "the": 1 lookup
+        assert store.list(f, order_by=[], limit=50, offset=0)[1] == 1
+        assert len(sent) == 4 and "sqlite_master" in sent[0] and "MATCH" in sent[1]
+        sent.clear()
+        assert store.list(f, order_by=[], limit=50, offset=0)[1] == 1
+        assert len(sent) == 3
+    event.remove(eng, "before_cursor_execute", record)
+    eng.dispose()
