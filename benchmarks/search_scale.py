@@ -63,7 +63,7 @@ def measure(url: str, repeat: int) -> list[dict[str, Any]]:
                     total = 0
                     for _ in range(repeat):
                         started = time.perf_counter()
-                        _rows, total = XComStore(conn).list(f, order_by=[], limit=50, offset=0)
+                        _rows, total = XComStore(conn).page(f, order_by=[], limit=50, offset=0)
                         times.append((time.perf_counter() - started) * 1000)
                     row[f"{mode}_ms"] = round(statistics.median(times), 2)
                     row[f"{mode}_total"] = total

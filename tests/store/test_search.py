@@ -143,7 +143,7 @@ def _patterns(rng: random.Random, values: list[str], count: int) -> list[str]:
 
 
 def _answer(conn: Connection, f: ListFilter) -> tuple[int, list[tuple[Any, ...]]]:
-    rows, total = XComStore(conn).list(f, order_by=[("key", False)], limit=100_000, offset=0)
+    rows, total = XComStore(conn).page(f, order_by=[("key", False)], limit=100_000, offset=0)
     return total, sorted(tuple(r) for r in rows)
 
 
@@ -281,7 +281,7 @@ def test_sqlite_candidates_drive_the_plan_beside_the_path_filters(tmp_path: Any)
     event.listen(eng, "before_cursor_execute", grab)
     with eng.connect() as conn:
         f = ListFilter(key_like=["%NEEDLE%"], dag_id="dag_alpha", run_id="run_one")
-        rows, total = XComStore(conn).list(f, order_by=[], limit=50, offset=0)
+        rows, total = XComStore(conn).page(f, order_by=[], limit=50, offset=0)
         assert (total, [r.key for r in rows]) == (1, ["the_needle"])
         event.remove(eng, "before_cursor_execute", grab)
         narrowed = [(s, p) for s, p in executed if "json_each" in s]
@@ -326,7 +326,7 @@ def test_postgresql_plans_pattern_filters_on_the_trigram_indexes(engine: Engine)
 
 
 def _found(conn: Connection, pattern: str, column: str = "key") -> list[str]:
-    rows, total = XComStore(conn).list(
+    rows, total = XComStore(conn).page(
         ListFilter(**{f"{column}_like": [f"%{pattern}%"]}),
         order_by=[("key", False)],
         limit=100,
@@ -385,7 +385,7 @@ def test_the_migration_indexes_existing_xcoms(engine: Engine) -> None:
         _add_run(conn, "dag_alpha", "run_before", 0)
         _add_xcom(conn, "dag_alpha", "run_before", "extract", "from_before_the_index")
     with engine.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0003")
+        command.downgrade(_alembic_config(conn), "0004")
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             gone = conn.exec_driver_sql(
@@ -511,14 +511,14 @@ def test_sqlite_pattern_list_statements(tmp_path: Any) -> None:
     with eng.connect() as conn:
         store = XComStore(conn)
         plain = ListFilter(dag_id="dag_alpha", task_id="extract")
-        assert store.list(plain, order_by=[], limit=50, offset=0)[1] == 1
+        assert store.page(plain, order_by=[], limit=50, offset=0)[1] == 1
         assert len(sent) == 2
         sent.clear()
         f = ListFilter(key_like=["%the_NEEDLE%"])  # runs "needle" then "the": 1 lookup
-        assert store.list(f, order_by=[], limit=50, offset=0)[1] == 1
+        assert store.page(f, order_by=[], limit=50, offset=0)[1] == 1
         assert len(sent) == 4 and "sqlite_master" in sent[0] and "MATCH" in sent[1]
         sent.clear()
-        assert store.list(f, order_by=[], limit=50, offset=0)[1] == 1
+        assert store.page(f, order_by=[], limit=50, offset=0)[1] == 1
         assert len(sent) == 3
     event.remove(eng, "before_cursor_execute", record)
     eng.dispose()

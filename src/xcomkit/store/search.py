@@ -29,7 +29,9 @@ for byte) and this module adds an index that finds the candidate rows first:
   and the filters keep scanning.
 
 :func:`install` (the ``0005_search_index`` migration, ``xcomkit db reindex``) builds the
-index over existing rows and is idempotent.
+index over existing rows and is idempotent. A later migration that rebuilds the ``xcom``
+table on SQLite (Alembic's batch mode copies it into a new table: its triggers are gone
+and its rowids renumbered) must end with :func:`rebuild`.
 """
 
 from __future__ import annotations

@@ -5,11 +5,8 @@ SQLite: an FTS5 ``trigram`` table over ``xcom`` with its triggers; PostgreSQL: t
 XComs are indexed here. Where the index cannot be built, a warning is logged and the
 filters keep scanning (same answers).
 
-Named 0005 so as not to clash with another branch's 0004; that branch's merge puts
-0004 before this one (``down_revision``).
-
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-30
 """
 
@@ -20,7 +17,7 @@ from alembic import op
 from xcomkit.store import search
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
