@@ -56,10 +56,12 @@ from compat.airflow_ref import (
     reference_airflow,
 )
 from compat.airflowctl_run import VERSION as ctl_version
-from compat.airflowctl_run import compare as airflowctl_compare
+from compat.airflowctl_run import compare_results as ctl_results_compare
 from compat.airflowctl_run import ensure_airflowctl
+from compat.airflowctl_run import run_commands as ctl_commands
 from compat.cases import ANY, OTHER_DIVERGENCES, UNSET, Case, all_cases
-from compat.cli_check import check as check_cli
+from compat.cli_check import compare as cli_compare
+from compat.cli_check import run_script as cli_script
 from compat.observe_airflow import make_jwt
 from compat.raw_http import checks as raw_checks
 from compat.raw_http import run_check
@@ -191,15 +193,40 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, deadline_s: f
     raise RuntimeError(f"xcomkit not ready in {deadline_s}s:\n{log.read_text()[-4000:]}")
 
 
-@contextlib.contextmanager
-def xcomkit_server(manifest_path: Path) -> Iterator[Server]:
-    """``xcomkit serve`` on a free port over a fresh SQLite file with the manifest's DAGs.
+#: The databases xcomkit is compared on, in the order the job reports them.
+BACKENDS = ("sqlite", "postgresql")
 
+
+@contextlib.contextmanager
+def xcomkit_server(manifest_path: Path, backend: str = "sqlite") -> Iterator[Server]:
+    """``xcomkit serve`` on a free port over a fresh database with the manifest's DAGs.
+
+    ``backend`` is ``"sqlite"`` (a new file in a temporary directory) or ``"postgresql"``
+    (a throw-away cluster of the machine's PostgreSQL, tests/pg.py, stopped on exit).
     The manifest's runs are not loaded from the file but created over the API afterwards
     (as on the reference), so both servers' runs carry the same fields.
+
+    Raises:
+        RuntimeError: PostgreSQL is asked for but not installed, or the server did not
+            start.
     """
+    with contextlib.ExitStack() as stack:
+        if backend == "postgresql":
+            from tests import pg
+
+            admin_url = stack.enter_context(pg.temporary_cluster())
+            db = pg.create_database(admin_url, "xcomkit_compat")
+        elif backend == "sqlite":
+            db = ""
+        else:
+            raise ValueError(f"unknown backend {backend!r}; one of {BACKENDS}")
+        yield stack.enter_context(_serve(manifest_path, backend, db))
+
+
+@contextlib.contextmanager
+def _serve(manifest_path: Path, backend: str, db: str) -> Iterator[Server]:
     tmp = Path(tempfile.mkdtemp(prefix="xcomkit-compat-"))
-    db = f"sqlite:///{tmp / 'xcomkit.db'}"
+    db = db or f"sqlite:///{tmp / 'xcomkit.db'}"
     manifest = load_manifest(manifest_path)
     dags_only = tmp / "dags.yaml"
     dags_only.write_text(yaml.safe_dump({"dags": manifest["dags"]}))
@@ -245,7 +272,7 @@ def xcomkit_server(manifest_path: Path) -> Iterator[Server]:
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_http(f"{base}/api/v2/monitor/health", proc, log, 60)
-        server = Server("xcomkit", base, passwords, secret, "xcomkit-api", "xcomkit")
+        server = Server(f"xcomkit on {backend}", base, passwords, secret, "xcomkit-api", "xcomkit")
         create_runs(server, manifest["runs"])  # type: ignore[arg-type]
         yield server
     finally:
@@ -569,38 +596,94 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also print the diff of every documented divergence",
     )
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=f"comma-separated databases to run xcomkit on (default: {','.join(BACKENDS)})",
+    )
     args = parser.parse_args(argv)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = sorted(set(backends) - set(BACKENDS))
+    if unknown or not backends:
+        parser.error(f"--backends: unknown {unknown}; choose from {','.join(BACKENDS)}")
     cases = all_cases()
-    print(f"compat: {len(cases)} cases; starting xcomkit and Airflow 3.3.2 ...", flush=True)
+    print(
+        f"compat: {len(cases)} cases; starting Airflow 3.3.2 and xcomkit on "
+        f"{', '.join(backends)} ...",
+        flush=True,
+    )
     t0 = time.monotonic()
-    with xcomkit_server(args.manifest) as xk, reference_airflow(manifest_path=args.manifest) as ref:
+    with contextlib.ExitStack() as stack:
+        xks = [stack.enter_context(xcomkit_server(args.manifest, b)) for b in backends]
+        ref = stack.enter_context(reference_airflow(manifest_path=args.manifest))
         af = Server("airflow", ref.base_url, ref.passwords, ref.jwt_secret, "apache-airflow", None)
         print(
-            f"compat: servers up in {time.monotonic() - t0:.0f}s "
-            f"(airflow {af.base_url}, xcomkit {xk.base_url})",
+            f"compat: servers up in {time.monotonic() - t0:.0f}s (airflow {af.base_url}, "
+            + ", ".join(f"{xk.name} {xk.base_url}" for xk in xks)
+            + ")",
             flush=True,
         )
-        outcomes = [compare(c, send(c, af), send(c, xk)) for c in cases]
-        raw_results = compare_raw(af, xk)
-        client_results: list[tuple[str, bool, str]] = []
-        if not args.skip_clients:
-            for server in (af, xk):
-                ok, out = run_seed_example(server)
-                client_results.append((f"seed_example.py against {server.name}", ok, out))
-            ok, out = run_client_tests(af)
-            client_results.append(("tests/client against airflow", ok, out))
-            ok, out = check_cli(
-                af.base_url, af.passwords["admin"], xk.base_url, xk.passwords["admin"]
+        results = run_all(cases, af, xks, skip_clients=args.skip_clients)
+    print(f"compat: done in {time.monotonic() - t0:.0f}s", flush=True)
+    if args.json_out:
+        answers = {b: json_answers(r[0]) for b, r in zip(backends, results, strict=True)}
+        args.json_out.write_text(json.dumps(answers, indent=1, ensure_ascii=True, default=str))
+    if args.write_doc:
+        # From the first backend: the documented answers are the same on every backend
+        # (a backend that answers otherwise fails its "documented answers not met").
+        args.write_doc.write_text(compatibility_doc(results[0][0]), errors="backslashreplace")
+    codes = [
+        report(outcomes, clients, args, raw, backend=b)
+        for b, (outcomes, clients, raw) in zip(backends, results, strict=True)
+    ]
+    return max(codes)
+
+
+#: What one xcomkit backend is judged on: the cases' outcomes, the client runs
+#: (name, ok, output) and the raw-HTTP checks (name, diff).
+BackendResult = tuple[list["Outcome"], list[tuple[str, bool, str]], list[tuple[str, str]]]
+
+
+def run_all(
+    cases: list[Case], af: Server, xks: list[Server], *, skip_clients: bool = False
+) -> list[BackendResult]:
+    """Every check, with the reference Airflow asked once and each xcomkit in lockstep.
+
+    Each case goes to Airflow once and then to every xcomkit server, in the order of
+    compat/cases.py, so each server sees the same sequence of requests (the cases build
+    on what earlier cases wrote) while Airflow, the slow side, runs it once. The client
+    runs follow: each command script runs once against Airflow and once per xcomkit.
+    """
+    outcomes: list[list[Outcome]] = [[] for _ in xks]
+    for case in cases:
+        theirs = send(case, af)
+        for mine, xk in zip(outcomes, xks, strict=True):
+            mine.append(compare(case, theirs, send(case, xk)))
+    raws = compare_raw(af, xks)
+    clients: list[list[tuple[str, bool, str]]] = [[] for _ in xks]
+    if not skip_clients:
+        ok, out = run_seed_example(af)
+        af_seed = ("seed_example.py against airflow", ok, out)
+        for mine, xk in zip(clients, xks, strict=True):
+            ok, out = run_seed_example(xk)
+            mine += [af_seed, (f"seed_example.py against {xk.name}", ok, out)]
+        ok, out = run_client_tests(af)
+        for mine in clients:
+            mine.append(("tests/client against airflow", ok, out))
+        theirs_cli = cli_script(af.base_url, "admin", af.passwords["admin"])
+        for mine, xk in zip(clients, xks, strict=True):
+            ok, out = cli_compare(
+                theirs_cli, cli_script(xk.base_url, "admin", xk.passwords["admin"])
             )
-            client_results.append(("xcomkit xcom commands, airflow vs xcomkit", ok, out))
-            ok, out = airflowctl_compare(
-                ensure_airflowctl(),
-                (af.base_url, af.token("admin")),
-                (xk.base_url, xk.token("admin")),
-                normalize,
+            mine.append((f"xcomkit xcom commands, airflow vs {xk.name}", ok, out))
+        exe = ensure_airflowctl()
+        theirs_ctl = ctl_commands(exe, af.base_url, af.token("admin"))
+        for mine, xk in zip(clients, xks, strict=True):
+            ok, out = ctl_results_compare(
+                theirs_ctl, ctl_commands(exe, xk.base_url, xk.token("admin")), normalize
             )
-            client_results.append((f"airflowctl {ctl_version} on both servers", ok, out))
-    return report(outcomes, client_results, args, raw_results)
+            mine.append((f"airflowctl {ctl_version} on airflow and {xk.name}", ok, out))
+    return [(mine, client, raw) for mine, client, raw in zip(outcomes, clients, raws, strict=True)]
 
 
 def _abbreviate(text: str) -> str:
@@ -701,21 +784,22 @@ def compatibility_doc(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def compare_raw(airflow: Server, xcomkit: Server) -> list[tuple[str, str]]:
-    """Each raw-HTTP check (compat/raw_http.py) on both servers: (name, diff; empty when
-    the normalized answers are equal)."""
-    results = []
+def compare_raw(airflow: Server, xcomkits: list[Server]) -> list[list[tuple[str, str]]]:
+    """Each raw-HTTP check (compat/raw_http.py) once on Airflow and on each xcomkit: per
+    xcomkit, (name, diff; empty when the normalized answers are equal)."""
+    results: list[list[tuple[str, str]]] = [[] for _ in xcomkits]
     for check in raw_checks(lambda: airflow.token("admin")):
         a = normalize(run_check(airflow.base_url, check))
-        x = normalize(run_check(xcomkit.base_url, replace_token(check, xcomkit)))
-        diff = ""
-        if a != x:
-            diff = "\n".join(
-                difflib.unified_diff(
-                    _dump({"a": a}), _dump({"a": x}), "airflow", "xcomkit", lineterm=""
+        for mine, xcomkit in zip(results, xcomkits, strict=True):
+            x = normalize(run_check(xcomkit.base_url, replace_token(check, xcomkit)))
+            diff = ""
+            if a != x:
+                diff = "\n".join(
+                    difflib.unified_diff(
+                        _dump({"a": a}), _dump({"a": x}), "airflow", xcomkit.name, lineterm=""
+                    )
                 )
-            )
-        results.append((check.name, diff))
+            mine.append((check.name, diff))
     return results
 
 
@@ -731,32 +815,32 @@ def replace_token(check: Any, server: Server) -> Any:
     return RawCheck(check.name, requests, check.pipelined)
 
 
+def json_answers(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """Every case's answers on both servers, for ``--json-out``."""
+    return [
+        {
+            "name": o.case.name,
+            "request": describe_request(o.case),
+            "verdict": o.verdict,
+            "airflow": o.airflow.as_dict(),
+            "xcomkit": o.xcomkit.as_dict(),
+        }
+        for o in outcomes
+    ]
+
+
 def report(
     outcomes: list[Outcome],
     client_results: list[tuple[str, bool, str]],
     args: argparse.Namespace,
     raw_results: list[tuple[str, str]] | None = None,
+    backend: str = "sqlite",
 ) -> int:
-    if args.json_out:
-        args.json_out.write_text(
-            json.dumps(
-                [
-                    {
-                        "name": o.case.name,
-                        "request": describe_request(o.case),
-                        "verdict": o.verdict,
-                        "airflow": o.airflow.as_dict(),
-                        "xcomkit": o.xcomkit.as_dict(),
-                    }
-                    for o in outcomes
-                ],
-                indent=1,
-                ensure_ascii=True,
-                default=str,
-            )
-        )
-    if args.write_doc:
-        args.write_doc.write_text(compatibility_doc(outcomes), errors="backslashreplace")
+    """Print one xcomkit backend's differences and its summary line; 1 if any fails.
+
+    ``args.write_doc``, when given, is the document the divergences are checked against.
+    """
+    print(f"\n##### xcomkit on {backend}", flush=True)
     by = {
         v: [o for o in outcomes if o.verdict == v]
         for v in ("equal", "documented", "unexpected", "documented-not-met")
@@ -793,7 +877,7 @@ def report(
         if not ok:
             print(out)
     print(
-        f"\ncompat summary: {len(outcomes)} cases, {len(by['equal'])} equal, "
+        f"\ncompat summary, xcomkit on {backend}: {len(outcomes)} cases, {len(by['equal'])} equal, "
         f"{len(by['documented'])} documented divergences, "
         f"{len(by['unexpected'])} unexpected differences, "
         f"{len(by['documented-not-met'])} documented answers not met, "

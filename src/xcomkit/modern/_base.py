@@ -224,7 +224,7 @@ class RetryPolicy:
         if attempt >= self.retries or response.status_code not in RETRY_STATUSES:
             return None
         if not idempotent and not (
-            response.status_code == 503 and "retry-after" in response.headers
+            response.status_code == 503 and response.headers.get("retry-after") is not None
         ):
             return None
         retry_after = parse_retry_after(response.headers.get("retry-after"))
