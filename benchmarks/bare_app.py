@@ -4,7 +4,9 @@ Served under the same uvicorn settings as ``xcomkit serve`` (one worker, uvloop 
 httptools when installed, no access log), it measures what FastAPI + uvicorn cost on this
 machine with no auth, no database and no encoding work, so xcomkit's figures can be read
 as a fraction of that ceiling. Write routes parse their JSON body (as any API must) and
-answer a constant.
+answer a constant. Routes are ``async def``: FastAPI's fastest form (a ``def`` route runs
+in a worker thread and halves what this app serves), so the baseline is the fastest form
+of what it stands for. ``benchmarks/raw_app.py`` is the ceiling below FastAPI.
 
 Run: ``uvicorn benchmarks.bare_app:app --port 8081`` (from the repository root).
 """
@@ -34,31 +36,31 @@ def _json(body: bytes, status_code: int = 200) -> Response:
 
 
 @app.get("/api/v2/monitor/health")
-def health() -> Response:
+async def health() -> Response:
     """Readiness probe, as xcomkit and Airflow answer it."""
     return _json(b'{"metadatabase":{"status":"healthy"}}')
 
 
 @app.get(PREFIX)
-def list_entries(dag_id: str, dag_run_id: str, task_id: str) -> Response:
+async def list_entries(dag_id: str, dag_run_id: str, task_id: str) -> Response:
     """A constant page of 50 entries."""
     return _json(LIST)
 
 
 @app.get(PREFIX + "/{xcom_key:path}")
-def get_entry(dag_id: str, dag_run_id: str, task_id: str, xcom_key: str) -> Response:
+async def get_entry(dag_id: str, dag_run_id: str, task_id: str, xcom_key: str) -> Response:
     """A constant entry."""
     return _json(ONE)
 
 
 @app.post(PREFIX, status_code=201)
-def create_entry(dag_id: str, dag_run_id: str, task_id: str, body: dict[str, Any]) -> Response:
+async def create_entry(dag_id: str, dag_run_id: str, task_id: str, body: dict[str, Any]) -> Response:
     """Parses the JSON body, answers a constant entry with 201."""
     return _json(ONE, 201)
 
 
 @app.patch(PREFIX + "/{xcom_key:path}")
-def update_entry(
+async def update_entry(
     dag_id: str, dag_run_id: str, task_id: str, xcom_key: str, body: dict[str, Any]
 ) -> Response:
     """Parses the JSON body, answers a constant entry."""

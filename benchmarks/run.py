@@ -4,7 +4,9 @@ In one run, side by side on this machine:
 
 1. installs wrk if missing (``apt-get install -y wrk``);
 2. SQLite phase: starts xcomkit (one worker, fresh SQLite file, the test manifest, a
-   benchmark admin) and ``benchmarks/bare_app.py`` under the same uvicorn; with
+   benchmark admin) and two baselines under the same uvicorn: ``benchmarks/bare_app.py``
+   (FastAPI, ``async def`` routes, constant bodies) and ``benchmarks/raw_app.py`` (raw
+   ASGI, the ceiling); with
    ``--airflow-sqlite`` also Airflow 3.3.2 on its SQLite (off by default: it stalls under
    concurrent load, so it gives no valid ratio);
 3. PostgreSQL phase (``--postgres``, default where ``initdb`` is installed): one
@@ -35,7 +37,7 @@ In one run, side by side on this machine:
    in XComs/s each (benchmarks/xcom_transfer.py), and a check that both stores are equal.
 
 Prints one table per phase (req/s, ok/s, p50, p99, errors = non-2xx + socket errors, peak
-RSS) with ratios: xcomkit-sqlite over bare (and over airflow-sqlite if measured);
+RSS) with ratios: xcomkit-sqlite over bare and over raw (and over airflow-sqlite if measured);
 xcomkit-pg over airflow-pg and over bare (the bare app's figures of the SQLite phase:
 it touches no database). Writes the same as JSON to
 ``benchmarks/results/<UTC timestamp>.json``. Numbers only: nothing here asserts a target.
@@ -290,17 +292,21 @@ def start_xcomkit(name: str, db: str, workdir: Path) -> Server:
     return Server(name, base, token, proc.pid, stopper(proc), ready, proc)
 
 
-def start_bare(workdir: Path) -> Server:
-    """Spawn the bare FastAPI app under uvicorn with xcomkit's settings (one worker)."""
+#: The baselines, by server name: the module:app uvicorn serves for each.
+BASELINES = {"bare": "benchmarks.bare_app:app", "raw": "benchmarks.raw_app:app"}
+
+
+def start_baseline(name: str, workdir: Path) -> Server:
+    """Spawn a baseline (:data:`BASELINES`) under uvicorn with xcomkit's settings (one worker)."""
     port = free_port()
-    log = open(workdir / "bare.log", "wb")  # noqa: SIM115
+    log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115
     started = time.perf_counter()
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "benchmarks.bare_app:app",
+            BASELINES[name],
             "--port",
             str(port),
             "--log-level",
@@ -318,7 +324,7 @@ def start_bare(workdir: Path) -> Server:
     except BaseException:
         stopper(proc)()
         raise
-    return Server("bare", base, "unused", proc.pid, stopper(proc), ready, proc)
+    return Server(name, base, "unused", proc.pid, stopper(proc), ready, proc)
 
 
 def start_airflow(name: str, db_url: str | None) -> Server:
@@ -704,11 +710,13 @@ def compute_ratios(results: list[Result], xcomkit: str, airflow: str) -> list[di
             continue
         a = empty.get((airflow, s.name))
         b = empty.get(("bare", s.name))
+        r = empty.get(("raw", s.name))
         rows.append(
             {
                 "scenario": s.name,
                 "vs_airflow": ratio(x.ok_rps, a.ok_rps) if a else None,
                 "vs_bare": ratio(x.ok_rps, b.ok_rps) if b else None,
+                "vs_raw": ratio(x.ok_rps, r.ok_rps) if r else None,
                 "p99_ms": x.p99_ms,
                 "errors": x.errors,
             }
@@ -732,12 +740,15 @@ def print_ratios(rows: list[dict[str, Any]], airflow: str, out: Any = sys.stdout
         return "-" if v is None else format(v, ".2f")
 
     scaled = any("1M_vs_empty" in r for r in rows)
-    header = f"{'scenario':17} {'x ' + airflow:>16} {'x bare':>8} {'p99 ms':>8} {'errors':>7}"
+    header = (
+        f"{'scenario':17} {'x ' + airflow:>16} {'x bare':>8} {'x raw':>7}"
+        f" {'p99 ms':>8} {'errors':>7}"
+    )
     print(header + (f" {'1M/empty':>9} {'1M p50 ms':>10}" if scaled else ""), file=out)
     for r in rows:
         line = (
             f"{r['scenario']:17} {f(r['vs_airflow']):>16} {f(r['vs_bare']):>8}"
-            f" {f(r['p99_ms']):>8} {r['errors']:>7}"
+            f" {f(r.get('vs_raw')):>7} {f(r['p99_ms']):>8} {r['errors']:>7}"
         )
         if scaled:
             line += f" {f(r.get('1M_vs_empty')):>9} {f(r.get('1M_p50_ms')):>10}"
@@ -880,10 +891,11 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(xk)
         report["startup_s"]["xcomkit_sqlite"] = round(xk.ready_s or 0, 3)
         say(f"  xcomkit-sqlite ready {xk.ready_s:.2f} s after spawn")
-        bare = start_bare(workdir)
-        servers.append(bare)
-        report["startup_s"]["bare"] = round(bare.ready_s or 0, 3)
-        say(f"  bare app ready {bare.ready_s:.2f} s after spawn")
+        for name in BASELINES:
+            baseline = start_baseline(name, workdir)
+            servers.append(baseline)
+            report["startup_s"][name] = round(baseline.ready_s or 0, 3)
+            say(f"  {name} app ready {baseline.ready_s:.2f} s after spawn")
         if airflow_sqlite:
             try:
                 servers.append(start_airflow("airflow-sqlite", None))
@@ -891,7 +903,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"  airflow-sqlite did not start, left out: {exc}")
                 report["meta"]["airflow_sqlite_error"] = str(exc)[-2000:]
         for server in servers:
-            if server.name != "bare":
+            if server.name not in BASELINES:
                 put_entries(server)
         report["meta"]["worker_rss_mb_idle"] = round(_proc_rss(xk.pid) / 2**20, 1)
 
@@ -942,7 +954,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_report(report: dict[str, Any], results: list[Result]) -> None:
     """The tables of both phases, the 1M rows, start-up and seeding, to stdout."""
-    sqlite_names = ("xcomkit-sqlite", "bare", "airflow-sqlite")
+    sqlite_names = ("xcomkit-sqlite", *BASELINES, "airflow-sqlite")
     print("\n== SQLite phase ==")
     print_table([r for r in results if r.phase == "empty" and r.server in sqlite_names])
     print()
