@@ -280,6 +280,13 @@ class Writer:
     seen: list[tuple[str, Any]] = field(default_factory=list)
 
     def run(self, stop: threading.Event, count: Callable[[], None]) -> None:
+        """The thread's body: write until ``stop``; a crash is a problem, not silence."""
+        try:
+            self.write(stop, count)
+        except Exception as exc:
+            self.problems.append(f"client {self.n} crashed: {exc!r}")
+
+    def write(self, stop: threading.Event, count: Callable[[], None]) -> None:
         rng = random.Random(self.n)
         transport = RecordingTransport()
         keys = [f"failover_c{self.n}_k{j}" for j in range(KEYS_PER_CLIENT)]
@@ -401,6 +408,7 @@ def test_an_instance_killed_under_write_load_loses_no_acknowledged_write(
 
     problems = [p for w in writers for p in w.problems]
     assert problems == []
+    assert done[0] >= 3 * OPS_PER_PHASE
     # Every acknowledged write is in the database, read back from one instance.
     expected = {key: value for w in writers for key, value in w.acked.items()}
     with XComClient(survivor.url, username="admin", password=PASSWORD) as client:
