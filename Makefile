@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DB ?= sqlite:///xcomkit.db
 
-.PHONY: serve test lint compat bench stress install clean
+.PHONY: serve test lint unasync compat bench stress install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples compat
-	$(BIN)/ruff format --check src tests benchmarks examples compat
+	$(BIN)/ruff check src tests benchmarks examples compat scripts
+	$(BIN)/ruff format --check src tests benchmarks examples compat scripts
 	$(BIN)/mypy
+	$(BIN)/python scripts/unasync_client.py --check
+
+# The blocking client (modern/_sync.py) is generated from the asyncio one (modern/_async.py).
+unasync: $(STAMP)
+	$(BIN)/python scripts/unasync_client.py
 
 compat: $(STAMP)
 	$(BIN)/python compat/run.py

@@ -54,7 +54,9 @@ async def get_entry(dag_id: str, dag_run_id: str, task_id: str, xcom_key: str) -
 
 
 @app.post(PREFIX, status_code=201)
-async def create_entry(dag_id: str, dag_run_id: str, task_id: str, body: dict[str, Any]) -> Response:
+async def create_entry(
+    dag_id: str, dag_run_id: str, task_id: str, body: dict[str, Any]
+) -> Response:
     """Parses the JSON body, answers a constant entry with 201."""
     return _json(ONE, 201)
 

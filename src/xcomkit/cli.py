@@ -310,11 +310,11 @@ def db_recount(db: DbOption = None) -> None:
     The counts answer list totals; every write keeps them right. Run this after
     writing XCom rows behind xcomkit's back (SQL, a restored backup).
     """
-    from xcomkit.store.xcoms import recount
+    from xcomkit.store.xcoms import XComStore
 
     engine = _engine(_settings(db))
     with engine.begin() as conn:
-        recount(conn)
+        XComStore(conn).recount()
     out.print("recounted the XComs of every DAG run")
 
 

@@ -25,8 +25,10 @@ import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
 
-from xcomkit import service
+from xcomkit.errors import Conflict
+from xcomkit.service.dag_runs import trigger_dag_run
 from xcomkit.store import registry
+from xcomkit.store.database import Database
 from xcomkit.store.db import STARTUP_LOCK, locked_transaction
 from xcomkit.values import MAX_ID_LENGTH
 
@@ -137,23 +139,24 @@ def load_manifest(engine: Engine, manifest: Manifest) -> tuple[int, int]:
             if registry.get_dag_run(conn, run.dag_id, run.dag_run_id) is not None
         }
     created = 0
-    for run in manifest.runs:
-        if (run.dag_id, run.dag_run_id) in existing:
-            continue
-        try:
-            service.trigger_dag_run(
-                engine,
-                run.dag_id,
-                dag_run_id=run.dag_run_id,
-                logical_date=run.logical_date,
-                run_after=run.run_after or run.logical_date or datetime.now(timezone.utc),
-                data_interval=None,
-                conf=run.conf if run.conf is not None else {},
-                note=run.note,
-                triggered_by="cli",
-                user_name=None,
-            )
-            created += 1
-        except service.Conflict:
-            pass
+    with Database(engine) as database:
+        for run in manifest.runs:
+            if (run.dag_id, run.dag_run_id) in existing:
+                continue
+            try:
+                trigger_dag_run(
+                    database,
+                    run.dag_id,
+                    dag_run_id=run.dag_run_id,
+                    logical_date=run.logical_date,
+                    run_after=run.run_after or run.logical_date or datetime.now(timezone.utc),
+                    data_interval=None,
+                    conf=run.conf if run.conf is not None else {},
+                    note=run.note,
+                    triggered_by="cli",
+                    user_name=None,
+                )
+                created += 1
+            except Conflict:
+                pass
     return len(manifest.dags), created

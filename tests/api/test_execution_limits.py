@@ -43,12 +43,12 @@ def test_reads_and_health_answer_while_another_process_holds_the_lock(locked) ->
 def test_list_running_past_the_deadline_is_503(make_api, monkeypatch) -> None:
     from sqlalchemy import text
 
-    from xcomkit import service
+    from xcomkit.service import xcoms as rules
 
     api = make_api(request_timeout=0.2)
 
-    def slow_list(engine, *_args, **_kwargs):
-        with engine.connect() as conn:
+    def slow_list(db, *_args, **_kwargs):
+        with db.reading() as conn:
             conn.execute(
                 text(
                     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
@@ -56,7 +56,7 @@ def test_list_running_past_the_deadline_is_503(make_api, monkeypatch) -> None:
                 )
             ).scalar()
 
-    monkeypatch.setattr(service, "list_xcoms", slow_list)
+    monkeypatch.setattr(rules, "list_xcoms", slow_list)
     r = api.client.get(api.xcom_url("~", "~", "~"), headers=api.headers())
     assert (r.status_code, r.headers["retry-after"]) == (503, "1")
     assert "request timeout" in r.json()["detail"]

@@ -262,12 +262,12 @@ class _PgError(Exception):
     ],
 )
 def test_unavailable_database_is_503_with_retry_after(api, monkeypatch, error) -> None:
-    from xcomkit import service
+    from xcomkit.service import xcoms as rules
 
     def fail(*_args, **_kwargs):
         raise error()
 
-    monkeypatch.setattr(service, "get_xcom", fail)
+    monkeypatch.setattr(rules, "get_xcom", fail)
     r = api.client.get(api.xcom_url(key="k"), headers=api.headers())
     assert (r.status_code, r.headers["retry-after"]) == (503, "1")
     assert "retry" in r.json()["detail"]

@@ -382,3 +382,43 @@ def test_non_json_success_body_raises_status_0(stub: tuple[str, Script]) -> None
         outcome = run_with(pkg, base_url, script, call)
         assert (outcome["raised"], outcome["status"], outcome["reason"]) == (
             "ApiException", 0, "Unsupported content type: application/xml")  # fmt: skip
+
+
+def _nest(value: Any, depth: int) -> Any:
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+# Values as the server may answer them (any size of integer, lone-surrogate escapes, any
+# depth it accepts: 254), each of which a parser can lose: orjson reads integers beyond
+# 64 bits as floats, pydantic's JSON parser stops at 200-odd levels and refuses lone
+# surrogates.
+EXACT_VALUES = {
+    "integers beyond 64 bits": [2**64, -(2**63) - 1, 1180591620717411303424],
+    "integers beyond 64 bits, deep": _nest([2**64, -(2**70)], 253),
+    "lone surrogates": ["\ud800", {"\udc00": "x\udfff"}],
+    "lone surrogates, deep": _nest(["\ud800"], 253),
+    "floats": [0.1, -0.0, 1.0, 5e-324, 1.7976931348623157e308],
+}
+
+
+def _value_of(described: Any) -> Any:
+    """The ``value`` inside a :func:`describe` result (a model, maybe wrapped)."""
+    while "value" not in described:
+        (described,) = described.values()
+    return described["value"]
+
+
+@pytest.mark.parametrize("operation", ["create", "get", "update"])
+@pytest.mark.parametrize("name", list(EXACT_VALUES))
+def test_values_are_parsed_exactly(stub: tuple[str, Script], operation: str, name: str) -> None:
+    """Compared by ``repr``: ``==`` takes 2**64 and 1.8446744073709552e+19 as equal."""
+    base_url, script = stub
+    status, _, call = CALLS[operation]
+    value = EXACT_VALUES[name]
+    script.status, script.body = status, {**ENTRY, "value": value}
+    script.content_type = "application/json"
+    for pkg in (official_pkg, client_pkg):
+        got = _value_of(run_with(pkg, base_url, script, call)["returned"])
+        assert repr(got) == repr(value), pkg.__name__

@@ -22,8 +22,8 @@ SLOW_SQL = (
 def scalar(sql: str):
     """A database function that runs ``sql`` and returns its single value."""
 
-    def run(eng):
-        with eng.connect() as conn:
+    def run(db):
+        with db.reading() as conn:
             return conn.execute(text(sql)).scalar()
 
     return run
@@ -40,9 +40,9 @@ def test_sqlite_statement_running_past_the_deadline_is_interrupted(engine) -> No
     lanes = WorkLanes(engine, request_timeout=0.2)
     seen: list[BaseException] = []
 
-    def slow(eng):
+    def slow(db):
         try:
-            with eng.connect() as conn:
+            with db.reading() as conn:
                 return conn.execute(text(SLOW_SQL)).scalar()
         except OperationalError as exc:
             seen.append(exc)
@@ -199,8 +199,8 @@ def test_writes_run_inline_until_the_lock_is_taken_then_wait_in_the_writer(
     lanes = WorkLanes(engine, request_timeout=0.5)
 
     def put(name):
-        def run(eng):
-            with eng.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+        def run(db):
+            with db.writing() as conn:
                 conn.execute(
                     text("INSERT INTO xcomkit_kv (name, value) VALUES (:n, 'v')"), {"n": name}
                 )

@@ -24,12 +24,11 @@ from enum import Enum
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import orjson
 from dateutil.parser import parse as parse_datetime
 from pydantic import SecretStr
 
 import xcomkit.client.models
-from xcomkit import __version__
+from xcomkit import __version__, exact_json
 from xcomkit.client import rest
 from xcomkit.client.api_response import ApiResponse
 from xcomkit.client.configuration import Configuration
@@ -51,14 +50,6 @@ _TEXT_CONTENT_TYPE = re.compile(r"^text/[a-z.+-]+\s*(;|$)", re.I)
 _CHARSET = re.compile(r"charset=([a-zA-Z\-\d]+)[\s;]?")
 _QUERY_PRIMITIVES = (str, int, bool, float)
 _DELIMITERS = {"ssv": " ", "tsv": "\t", "pipes": "|", "csv": ","}
-
-
-def _loads(text: str | bytes) -> Any:
-    """Parse JSON with orjson; fall back to ``json`` for what orjson refuses (NaN, huge ints)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
 
 
 class ApiClient:
@@ -296,11 +287,11 @@ class ApiClient:
         """
         if content_type is None:
             try:
-                data = _loads(response_text)
+                data = exact_json.loads(response_text)
             except ValueError:
                 data = response_text
         elif content_type.startswith("application/json") or _JSON_CONTENT_TYPE.match(content_type):
-            data = "" if response_text == "" else _loads(response_text)
+            data = "" if response_text == "" else exact_json.loads(response_text)
         elif _TEXT_CONTENT_TYPE.match(content_type):
             data = response_text
         else:

@@ -1,9 +1,17 @@
-"""``AsyncXComClient``: the asyncio twin of :class:`~xcomkit.modern.XComClient`."""
+"""The XCom clients, written once: ``AsyncXComClient`` in ``_async.py``, written by hand,
+and ``XComClient`` in ``_sync.py``, generated from it.
+
+``scripts/unasync_client.py`` writes ``_sync.py`` from ``_async.py`` by removing
+``async`` and ``await`` and renaming tokens (``AsyncXComClient`` -> ``XComClient``,
+``aiter_entries`` -> ``iter_entries``, ``AsyncLock`` -> ``SyncLock``, ...); ``make lint``
+fails when ``_sync.py`` differs from what it would write. Edit ``_async.py``, then run
+``make unasync``. What differs by more than a name lives in ``_base`` (the sans-I/O
+rules; the lock and sleep of each flavour) and ``_wire`` (the wires).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -11,9 +19,12 @@ import httpx
 
 from ._base import (
     JSON_HEADERS,
+    AsyncLock,
+    AsyncSleep,
     Endpoints,
     RetryPolicy,
     TokenState,
+    async_sleep,
     connection_error,
     default_headers,
     dump_json,
@@ -26,7 +37,7 @@ from ._base import (
     query_string,
     token_from_login,
 )
-from ._wire import AsyncHttpxWire, Response, WireError
+from ._wire import Response, WireError, open_async_wire
 from .errors import XComConflict
 from .models import XComEntry, XComPage
 
@@ -36,13 +47,17 @@ _PAGE_MAX = 100
 
 
 class AsyncXComClient:
-    """Asyncio client for the XCom endpoints of an Airflow 3.3 (or xcomkit) API server.
+    """Client for the XCom endpoints of an Airflow 3.3 (or xcomkit) API server.
 
-    The same API as :class:`~xcomkit.modern.XComClient`, every call a coroutine, and
-    :meth:`aiter_entries` for :meth:`~xcomkit.modern.XComClient.iter_entries`.
+    ``XComClient`` blocks; ``AsyncXComClient`` has the same methods as coroutines, with
+    ``aiter_entries`` (for ``async for``) in place of ``iter_entries``.
 
-    One :class:`httpx.AsyncClient` (one connection pool) per instance; use ``async with``
-    or ``await close()``. Safe to share between tasks of one event loop.
+    One connection pool per instance: use ``with XComClient(...)`` /
+    ``async with AsyncXComClient(...)``, or call ``close()``. ``XComClient`` speaks
+    HTTP/1.1 keep-alive over :mod:`http.client` (over an :class:`httpx.Client` when
+    ``transport`` is given) and is safe to share between threads; ``AsyncXComClient``
+    uses an :class:`httpx.AsyncClient` and is safe to share between the tasks of one
+    event loop.
 
     Args:
         base_url: the server root, e.g. ``"http://127.0.0.1:8080"`` (no ``/api/v2``).
@@ -63,10 +78,14 @@ class AsyncXComClient:
             ``Retry-After`` the server sent (seconds or HTTP date; one longer than
             ``max_backoff`` is not waited for: the error is raised).
         max_backoff: the cap of one wait, seconds.
-        transport: an httpx async transport (e.g. :class:`httpx.MockTransport`).
+        transport: an httpx transport (``httpx.BaseTransport`` for ``XComClient``,
+            ``httpx.AsyncBaseTransport`` for ``AsyncXComClient``), e.g.
+            :class:`httpx.MockTransport` in tests or an ``HTTPTransport(proxy=...)``.
         verify: TLS verification, as httpx takes it (bool, CA path or SSLContext).
         headers: extra headers sent with every request.
-        sleep: the coroutine function that waits (default :func:`asyncio.sleep`).
+        sleep: what waits between retries, given seconds: :func:`time.sleep` by default,
+            and for ``AsyncXComClient`` a coroutine function, :func:`asyncio.sleep` by
+            default. Tests pass a fake.
 
     Errors: every method raises a subclass of :class:`~xcomkit.modern.errors.XComError`:
     ``XComNotFound`` (404), ``XComConflict`` (409), ``XComAuthError`` (401/403),
@@ -88,17 +107,17 @@ class AsyncXComClient:
         transport: httpx.AsyncBaseTransport | None = None,
         verify: Any = True,
         headers: Mapping[str, str] | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
+        sleep: AsyncSleep | None = None,
     ) -> None:
         wire_headers = default_headers(headers)
-        self._wire = AsyncHttpxWire(
+        self._wire = open_async_wire(
             base_url, timeout=timeout, verify=verify, headers=wire_headers, transport=transport
         )
         self._urls = Endpoints(self._wire.prefix)
         self._tokens = TokenState(username, password, token)
         self._retry = RetryPolicy(retries, backoff, max_backoff)
-        self._sleep = sleep if sleep is not None else asyncio.sleep
-        self._lock = asyncio.Lock()
+        self._sleep = sleep if sleep is not None else async_sleep
+        self._lock = AsyncLock()
         self._plain_headers: dict[str, str] = {}
         self._json_headers: dict[str, str] = dict(JSON_HEADERS)
         if self._tokens.token is not None:
@@ -292,7 +311,8 @@ class AsyncXComClient:
     ) -> AsyncIterator[XComEntry]:
         """Every matching entry, fetching pages of ``page_size`` (max 100) as it goes.
 
-        Same filters as :meth:`list`; use with ``async for``.
+        Same filters as :meth:`list` (``AsyncXComClient``: ``async for entry in
+        client.aiter_entries(...)``).
 
         Entries written or deleted while iterating may be seen twice or missed (offset
         paging), as with any paged listing.
@@ -309,6 +329,7 @@ class AsyncXComClient:
                 order_by=order_by,
                 **filters,
             )
+            # An async generator cannot ``yield from``; _sync.py keeps this loop too.
             for entry in page.entries:
                 yield entry
             nxt = page.next_offset
@@ -324,7 +345,8 @@ class AsyncXComClient:
         self._json_headers = {**JSON_HEADERS, "Authorization": auth}
 
     async def _login(self, stale: str | None) -> None:
-        """Fetch a new token unless another task already replaced ``stale``."""
+        """Fetch a new token unless another caller (task or thread) already replaced
+        ``stale``."""
         tokens = self._tokens
         async with self._lock:
             if tokens.token is not None and tokens.token != stale and not tokens.needs_login():

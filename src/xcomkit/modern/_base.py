@@ -1,24 +1,28 @@
 """What the sync and async XCom clients share: URLs, tokens, retry rules, error mapping.
 
-No I/O here. :class:`~xcomkit.modern.XComClient` and
-:class:`~xcomkit.modern.AsyncXComClient` each run the same request loop over their own
-wire (see ``_wire``) and ask this module what to send, whether to retry and what to raise.
+No I/O here. :class:`~xcomkit.modern.AsyncXComClient` (``_async.py``, written by hand)
+and :class:`~xcomkit.modern.XComClient` (``_sync.py``, generated from it by
+``scripts/unasync_client.py``) run the same request loop over their own wire (see ``_wire``)
+and ask this module what to send, whether to retry and what to raise.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import random
-import re
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
+
+from xcomkit.exact_json import loads as load_json
 
 from ._wire import Response, WireError
 from .errors import XComAuthError, XComConnectionError, XComError, error_class_for
@@ -34,6 +38,23 @@ TOKEN_EXPIRY_LEEWAY = 10.0
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
+
+# -- the two flavours ------------------------------------------------------------------
+# What the asyncio client uses and the blocking client uses in its place, in pairs whose
+# names differ only as scripts/unasync_client.py renames tokens (AsyncLock -> SyncLock, ...), so
+# that _sync.py is _async.py with tokens renamed and ``async``/``await`` removed.
+
+#: The lock that makes concurrent logins wait for one another (tasks; threads).
+AsyncLock = asyncio.Lock
+SyncLock = threading.Lock
+
+#: What waits between retries, given seconds (the ``sleep=`` argument's type).
+AsyncSleep = Callable[[float], Awaitable[None]]
+SyncSleep = Callable[[float], None]
+
+#: The default of ``sleep=``.
+async_sleep = asyncio.sleep
+sync_sleep = time.sleep
 
 
 def dump_json(body: Any) -> bytes:
@@ -53,28 +74,6 @@ def dump_json(body: Any) -> bytes:
             return json.dumps(body, separators=(",", ":")).encode()
         except (TypeError, ValueError, RecursionError):
             raise TypeError(f"XCom value is not JSON serialisable: {exc}") from exc
-
-
-#: 19 digits in a row may be an integer beyond 64 bits, which orjson reads as a float.
-_LONG_DIGITS = re.compile(rb"\d{19}")
-
-
-def load_json(content: bytes) -> Any:
-    """Parse a response body exactly as the server wrote it.
-
-    orjson first; Python's parser where orjson would lose or refuse something: integers
-    beyond 64 bits (orjson makes them floats), lone UTF-16 surrogate escapes
-    (``"\\ud800"``), nesting past 255 levels.
-
-    Raises:
-        ValueError: the body is not JSON.
-    """
-    if not _LONG_DIGITS.search(content):
-        try:
-            return orjson.loads(content)
-        except orjson.JSONDecodeError:
-            pass  # maybe valid JSON orjson refuses: let Python's parser decide
-    return json.loads(content)
 
 
 def quote_id(value: str) -> str:

@@ -13,6 +13,8 @@ answer came.
 - :class:`HttpxWire` / :class:`AsyncHttpxWire`: over an :class:`httpx.Client` /
   :class:`httpx.AsyncClient`; used by the sync client when an httpx ``transport`` is
   given (e.g. :class:`httpx.MockTransport`) and always by the async client.
+
+:func:`open_sync_wire` and :func:`open_async_wire` make that choice, one for each client.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ __all__ = [
     "Response",
     "StdlibWire",
     "WireError",
+    "open_async_wire",
+    "open_sync_wire",
 ]
 
 
@@ -299,3 +303,40 @@ class AsyncHttpxWire:
     async def close(self) -> None:
         """Close the httpx client."""
         await self._http.aclose()
+
+
+def open_sync_wire(
+    base_url: str,
+    *,
+    timeout: float,
+    verify: Any = True,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> StdlibWire | HttpxWire:
+    """The blocking client's wire: :class:`StdlibWire`, or :class:`HttpxWire` over
+    ``transport`` when one is given.
+
+    Raises:
+        ValueError: ``base_url`` is not an ``http://`` or ``https://`` URL with a host.
+    """
+    if transport is None:
+        return StdlibWire(base_url, timeout=timeout, verify=verify, headers=headers)
+    return HttpxWire(base_url, timeout=timeout, verify=verify, headers=headers, transport=transport)
+
+
+def open_async_wire(
+    base_url: str,
+    *,
+    timeout: float,
+    verify: Any = True,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncHttpxWire:
+    """The asyncio client's wire: :class:`AsyncHttpxWire` (over ``transport`` if given).
+
+    Raises:
+        ValueError: ``base_url`` is not an ``http://`` or ``https://`` URL with a host.
+    """
+    return AsyncHttpxWire(
+        base_url, timeout=timeout, verify=verify, headers=headers, transport=transport
+    )

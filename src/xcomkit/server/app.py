@@ -1,55 +1,39 @@
 """``create_app(settings)``: the FastAPI application.
 
-Layers: routes parse and answer, :mod:`xcomkit.service` decides, :mod:`xcomkit.store`
-reads and writes. Errors raised by the service carry Airflow's ``detail`` and become
-``{"detail": ...}`` with their status here. Validation errors keep FastAPI's 422 body
-(Airflow's), encoded so that NaN or huge integers in the echoed input never turn a
-client's mistake into a 500. A database that stays locked past the busy timeout,
-is unreachable, or has no free pooled connection answers 503 with ``Retry-After``.
+Layers (docs/architecture.md): middleware (audit log, gzip, request guard), routes that
+parse and answer (:mod:`xcomkit.server.routes`), rules that decide
+(:mod:`xcomkit.service`), the store that reads and writes (:mod:`xcomkit.store`).
+Errors become answers in :mod:`xcomkit.server.errors`.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
 
 import xcomkit
-from xcomkit import values
+from xcomkit.server import errors
 from xcomkit.server.audit import AuditLog
 from xcomkit.server.auth.tokens import TokenService
 from xcomkit.server.deps import ServerContext, current_user, principal_from_header, writer
-from xcomkit.server.encoding import json_response
 from xcomkit.server.envelope import AirflowGZip
-from xcomkit.server.execution import Unavailable, WorkLanes
+from xcomkit.server.execution import WorkLanes
 from xcomkit.server.guard import RequestGuard
 from xcomkit.server.routes import auth, dag_runs, monitor, xcom
 from xcomkit.server.ui import router as ui_router
-from xcomkit.service import ServiceError, TooManyAttempts
 from xcomkit.settings import Settings
 from xcomkit.store import users as user_store
 from xcomkit.store.db import STARTUP_LOCK, locked_transaction, make_engine
-from xcomkit.store.faults import is_transient
 
 log = logging.getLogger("xcomkit.server")
 
 JWT_SECRET_SETTING = "jwt_secret"
-API_V1_REMOVED = (
-    "/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead."
-)
 
 
 def jwt_secret(settings: Settings, engine: Engine) -> str:
@@ -63,23 +47,6 @@ def jwt_secret(settings: Settings, engine: Engine) -> str:
         return user_store.get_or_create_setting(
             conn, JWT_SECRET_SETTING, lambda: secrets.token_urlsafe(48)
         )
-
-
-_TOO_DEEP_TO_ECHO = "(not echoed: nested too deep)"
-
-
-def _echoable(errors: Sequence[dict[str, Any]] | str) -> Any:
-    """Validation errors ready to encode; an ``input`` nested beyond the JSON depth limit
-    is replaced by a note (echoing it could exhaust the encoder's recursion). A string
-    (the login route's Airflow-style detail) is passed through."""
-    if isinstance(errors, str):
-        return errors
-    safe = []
-    for error in errors:
-        if values.too_deep(error.get("input")):
-            error = {**error, "input": _TOO_DEEP_TO_ECHO}
-        safe.append(error)
-    return jsonable_encoder(safe)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -129,67 +96,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # Airflow redirects nothing: "/api/v2/version/" is an unknown route, not a 307.
     app.router.redirect_slashes = False
 
-    @app.exception_handler(ServiceError)
-    async def _service_error(_request: Request, exc: ServiceError) -> Response:
-        headers = None
-        if isinstance(exc, TooManyAttempts):
-            headers = {"Retry-After": str(exc.retry_after)}
-        return json_response({"detail": exc.detail}, exc.status_code, headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
-        return json_response({"detail": _echoable(exc.errors())}, 422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        # Unknown API paths answer as Airflow's api-server does, with "error", not "detail".
-        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
-            # FastAPI's JSON parser gave up on the body's nesting before validation ran.
-            return json_response({"detail": values.depth_error("the request body")}, 422)
-        if exc.status_code == 404 and exc.detail == "Not Found":
-            path = request.url.path
-            if path.startswith("/api/v2"):
-                return json_response({"error": "API route not found"}, 404)
-            if path.startswith("/api/v1"):
-                return json_response({"error": API_V1_REMOVED}, 404)
-        return await http_exception_handler(request, exc)
-
-    @app.exception_handler(DataError)
-    async def _rejected_by_database(_request: Request, exc: DataError) -> Response:
-        # A value that passed validation but that the database cannot hold (for
-        # example a NUL character in PostgreSQL text): the client's input, so 422.
-        log.info("database rejected a value: %s", exc.orig)
-        return json_response(
-            {"detail": f"Value rejected by the database: {str(exc.orig).strip()}"}, 422
-        )
-
-    def _unavailable(reason: object) -> Response:
-        log.warning("database unavailable: %s", reason)
-        return json_response(
-            {"detail": "The database is busy or unreachable; retry the request shortly."},
-            503,
-            headers={"Retry-After": "1"},
-        )
-
-    @app.exception_handler(DBAPIError)
-    async def _database_unavailable(_request: Request, exc: DBAPIError) -> Response:
-        # Contention, a restart, an outage, a cancelled statement: worth a retry (a
-        # dropped connection also invalidates the pool, and the next request reconnects).
-        # Any other database error is a bug, and stays a 500.
-        if not is_transient(exc):
-            raise exc
-        return _unavailable(exc.orig)
-
-    @app.exception_handler(Unavailable)
-    async def _busy(_request: Request, exc: Unavailable) -> Response:
-        # A full work lane or a passed deadline: the work was not done; retry.
-        log.warning("answered 503: %s", exc.detail)
-        return json_response({"detail": exc.detail}, 503, headers={"Retry-After": "1"})
-
-    @app.exception_handler(PoolTimeoutError)
-    async def _pool_exhausted(_request: Request, exc: PoolTimeoutError) -> Response:
-        # Every pooled connection stayed busy past the pool timeout.
-        return _unavailable(exc)
+    errors.install(app)
 
     for module in (auth, xcom, dag_runs, monitor):
         app.include_router(module.router)

@@ -74,35 +74,51 @@ def principal_from_header(ctx: ServerContext, authorization: str | None) -> Prin
     return verify_bearer(ctx, token if authorization and scheme.lower() == "bearer" else None)
 
 
+@dataclass(frozen=True)
+class Caller:
+    """What a route that needs a caller gets from one dependency: who calls
+    (``principal``) and the server's context (``ctx``)."""
+
+    principal: Principal
+    ctx: ServerContext
+
+
+def _caller(request: Request, token: str | None) -> Caller:
+    ctx: ServerContext = request.app.state.ctx
+    state = request.scope.get("state")
+    principal = state.get(PRINCIPAL_STATE) if state else None
+    if principal is None:  # the request guard verifies writes before their body only
+        principal = verify_bearer(ctx, token)
+        request.scope.setdefault("state", {})[PRINCIPAL_STATE] = principal  # for the audit
+    return Caller(principal, ctx)
+
+
 async def current_user(
-    request: Request, ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Principal:
-    """The caller: as the request guard verified it before the body, or from the token.
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Caller:
+    """The caller of a route that reads: as the request guard verified it, or from the
+    bearer token.
 
     Raises:
         HTTPException: 401 or 403 with Airflow's ``detail`` (see module docstring).
     """
-    state = request.scope.get("state")
-    known = state.get(PRINCIPAL_STATE) if state else None
-    if known is not None:
-        return known  # type: ignore[no-any-return]
-    principal = verify_bearer(ctx, token)
-    request.scope.setdefault("state", {})[PRINCIPAL_STATE] = principal  # for the audit log
-    return principal
+    return _caller(request, token)
 
 
-Reader = Annotated[Principal, Depends(current_user)]
-
-
-async def writer(principal: Reader) -> Principal:
-    """The caller, who must hold a role that may write.
+async def writer(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Caller:
+    """The caller of a route that writes, who must hold a role that may write.
 
     Raises:
-        HTTPException: 403 ``Forbidden`` for a viewer.
+        HTTPException: 401 or 403 as :func:`current_user`; 403 ``Forbidden`` for a viewer.
     """
-    if not can_write(principal.role):
+    caller = _caller(request, token)
+    if not can_write(caller.principal.role):
         raise HTTPException(status_code=403, detail="Forbidden")
-    return principal
+    return caller
 
 
-Writer = Annotated[Principal, Depends(writer)]
+#: A route's caller, for routes that read (one dependency; FastAPI documents the
+#: OAuth2 scheme from it).
+Reader = Annotated[Caller, Depends(current_user)]
+#: A route's caller, for routes that write.
+Writer = Annotated[Caller, Depends(writer)]

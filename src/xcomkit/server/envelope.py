@@ -10,7 +10,8 @@ answers whether asked or not, and leaves answers without a body (204, 304) alone
 
 from __future__ import annotations
 
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Statuses whose answers never carry a body.
@@ -28,6 +29,7 @@ class AirflowGZip:
     """
 
     def __init__(self, app: ASGIApp, compresslevel: int = 5) -> None:
+        self.app = app
         self.gzip = GZipMiddleware(
             self._mark_bodiless(app), minimum_size=0, compresslevel=compresslevel
         )
@@ -48,6 +50,11 @@ class AirflowGZip:
         if scope["type"] != "http":
             await self.gzip(scope, receive, send)
             return
+        if not _accepts_gzip(scope):
+            # Nothing to compress: only add the Vary header Starlette's identity path adds
+            # (most API clients do not ask for gzip; this spares them its responder).
+            await self.app(scope, receive, _with_vary(send))
+            return
 
         async def unmark(message: Message) -> None:
             if message["type"] == "http.response.start" and _PASS in message.get("headers", []):
@@ -55,3 +62,36 @@ class AirflowGZip:
             await send(message)
 
         await self.gzip(scope, receive, unmark)
+
+
+#: Content types Starlette's GZip leaves alone (no ``Vary`` either), normalized.
+_EXCLUDED = frozenset(t.partition(";")[0].strip().lower() for t in DEFAULT_EXCLUDED_CONTENT_TYPES)
+
+
+def _accepts_gzip(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding":
+            return b"gzip" in value
+    return False
+
+
+def _with_vary(send: Send) -> Send:
+    """``send`` adding ``Vary: Accept-Encoding`` where Starlette's GZip would when the
+    client does not accept gzip: answers with a body, not partial, not already encoded,
+    of a content type it compresses."""
+
+    async def vary(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] not in (
+            *_BODILESS,
+            206,
+        ):
+            headers = MutableHeaders(raw=message.setdefault("headers", []))
+            media = headers.get("content-type", "").partition(";")[0].strip().lower()
+            excluded = media in _EXCLUDED or f"{media.partition('/')[0]}/*" in _EXCLUDED
+            if media.startswith("application/grpc+"):
+                excluded = True
+            if not excluded and "content-encoding" not in headers:
+                headers.add_vary_header("Accept-Encoding")
+        await send(message)
+
+    return vary

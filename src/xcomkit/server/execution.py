@@ -50,6 +50,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from xcomkit.store import db
+from xcomkit.store.database import Database
 from xcomkit.store.faults import is_transient
 
 T = TypeVar("T")
@@ -105,7 +106,8 @@ class WorkLanes:
     """Thread lanes for blocking work, with a per-request deadline.
 
     Args:
-        engine: passed as the first argument to every database function.
+        engine: the database; every function gets a :class:`Database` on it (kept
+            connections per lane thread) as its first argument.
         request_timeout: seconds a request may spend waiting and working.
         read_threads, scan_threads, write_threads, hash_threads: threads per lane
             (``write_threads`` is 1 on SQLite whatever is asked).
@@ -126,8 +128,10 @@ class WorkLanes:
         inline_reads: bool = True,
     ) -> None:
         self.engine = engine
+        self.db = Database(engine)
         self.request_timeout = request_timeout
-        self._inline = _inline_engine(engine) if inline_reads else None
+        inline = _inline_engine(engine) if inline_reads else None
+        self._inline = Database(inline) if inline is not None else None
         self._inline_writes = 0
         self._background: set[asyncio.Future[Any]] = set()
         if engine.dialect.name == "sqlite":
@@ -150,7 +154,7 @@ class WorkLanes:
         )
 
     async def read(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(engine, *args, **kwargs)`` for a point lookup: inline first on SQLite
+        """``fn(db, *args, **kwargs)`` for a point lookup: inline first on SQLite
         (see :meth:`_inline_first`), else in the read lane."""
         done, result = self._inline_first(fn, args, kwargs)
         if done:
@@ -158,7 +162,7 @@ class WorkLanes:
         return await self._submit("read", fn, args, kwargs)
 
     async def scan(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(engine, *args, **kwargs)`` for a list query: inline first on SQLite (see
+        """``fn(db, *args, **kwargs)`` for a list query: inline first on SQLite (see
         :meth:`_inline_first`), else in the scan lane."""
         done, result = self._inline_first(fn, args, kwargs)
         if done:
@@ -185,12 +189,12 @@ class WorkLanes:
             return False, None
 
     async def compute(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(engine, *args, **kwargs)`` for CPU-heavy work without the database (large
+        """``fn(db, *args, **kwargs)`` for CPU-heavy work without the database (large
         value transforms): always in the scan lane, never on the event loop."""
         return await self._submit("scan", fn, args, kwargs)
 
     async def write(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(engine, *args, **kwargs)`` for a write: inline first on SQLite (see
+        """``fn(db, *args, **kwargs)`` for a write: inline first on SQLite (see
         :meth:`_inline_first`: a write that finds the lock taken, by the writer thread or
         another process, fails at once and moves to the lane), else in the write lane
         (one writer thread on SQLite)."""
@@ -215,7 +219,7 @@ class WorkLanes:
             log.warning("WAL checkpoint failed: %s", task.exception())
 
     async def hash(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(engine, *args, **kwargs)`` in the hash lane (password checks)."""
+        """``fn(db, *args, **kwargs)`` in the hash lane (password checks)."""
         return await self._submit("hash", fn, args, kwargs)
 
     async def _submit(
@@ -242,7 +246,7 @@ class WorkLanes:
             raise self._late()
         with db.deadline(at):
             try:
-                return fn(self.engine, *args, **kwargs)
+                return fn(self.db, *args, **kwargs)
             except DBAPIError as exc:
                 if time.monotonic() >= at:
                     raise self._late() from exc
@@ -259,20 +263,24 @@ class WorkLanes:
         """Stop the lanes' threads once their current work ends; queued work is dropped."""
         for lane in self._lanes.values():
             lane.pool.shutdown(wait=False, cancel_futures=True)
+        self.db.close()
         if self._inline is not None:
-            self._inline.dispose()
+            self._inline.close()
+            self._inline.engine.dispose()
 
 
 def _inline_engine(engine: Engine) -> Engine | None:
-    """For a SQLite file, an engine on it whose one connection never waits for a lock
-    and never checkpoints the WAL (:func:`_checkpoint` does, in the writer thread)."""
+    """For a SQLite file, an engine on it whose connections never wait for a lock and
+    never checkpoint the WAL (:func:`_checkpoint` does, in the writer thread). A server
+    uses two (the event loop's reader and writer); more are allowed for processes that
+    run the app on several loops (tests, the pytest plugin)."""
     url = engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
     if url.query.get("uri"):
         return None
     inline = db.make_engine(
-        url.render_as_string(hide_password=False), busy_timeout_ms=0, pool_size=1
+        url.render_as_string(hide_password=False), busy_timeout_ms=0, pool_size=8
     )
 
     @event.listens_for(inline, "connect")
@@ -282,7 +290,7 @@ def _inline_engine(engine: Engine) -> Engine | None:
     return inline
 
 
-def _checkpoint(engine: Engine) -> None:
+def _checkpoint(db: Database) -> None:
     """Copy the WAL's pages into the database file (``PRAGMA wal_checkpoint(PASSIVE)``)."""
-    with engine.connect() as conn:
+    with db.reading() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from xcomkit.address import XComAddress
 from xcomkit.store.schema import dag, dag_run, task, xcom
 
 
@@ -105,15 +106,13 @@ _IDENTITY = _identity(
 )
 
 
-def _identity_params(
-    dag_id: str, run_id: str, task_id: str, key: str, map_index: int
-) -> dict[str, Any]:
+def _identity_params(address: XComAddress) -> dict[str, Any]:
     return {
-        "the_dag_id": dag_id,
-        "the_run_id": run_id,
-        "the_task_id": task_id,
-        "the_key": key,
-        "the_map_index": map_index,
+        "the_dag_id": address.dag_id,
+        "the_run_id": address.dag_run_id,
+        "the_task_id": address.task_id,
+        "the_key": address.key,
+        "the_map_index": address.map_index,
     }
 
 
@@ -159,24 +158,6 @@ _CREATE_TARGET: Select[Any] = (
     )
     .where(dag.c.dag_id == bindparam("the_dag_id"))
 )
-
-
-def create_target(conn: Connection, dag_id: str, run_id: str, task_id: str) -> Row[Any] | None:
-    """``(dag_display_name, task_display_name, id, logical_date, run_after)`` for a create.
-
-    None when the DAG does not exist; ``task_display_name`` is None when the task is
-    not in the DAG, ``id`` (the DAG run's key) None when the DAG run does not exist.
-    """
-    params = {"the_dag_id": dag_id, "the_run_id": run_id, "the_task_id": task_id}
-    return conn.execute(_CREATE_TARGET, params).first()
-
-
-def get_entry(
-    conn: Connection, dag_id: str, run_id: str, task_id: str, key: str, map_index: int
-) -> Row[Any] | None:
-    """One XCom with its value, or None. A single indexed query."""
-    params = _identity_params(dag_id, run_id, task_id, key, map_index)
-    return conn.execute(_GET_ONE, params).first()
 
 
 @dataclass
@@ -338,102 +319,103 @@ def _statements(
     return count, page
 
 
-def list_entries(
-    conn: Connection,
-    f: ListFilter,
-    *,
-    order_by: Sequence[tuple[str, bool]],
-    limit: int,
-    offset: int,
-) -> tuple[list[Row[Any]], int]:
-    """A page of XComs (without values) and the number of all matching XComs.
+class XComStore:
+    """The XCom table, through one connection (a :class:`~xcomkit.store.database.Database`
+    hands out one per thread). Statements are built once at import; a call binds values.
 
-    ``order_by`` holds (name from :data:`ORDERABLE`, descending) pairs; the dag run's
-    primary key is appended as the final tie-breaker, as Airflow appends the XCom
-    table's first primary-key column.
+    Args:
+        conn: the connection; writes must run inside its transaction.
     """
-    shape, params = _split(f)
-    count, page = _statements(shape, tuple(order_by), conn.dialect.name)
-    total = conn.execute(count, params).scalar_one()
-    if limit == 0 or offset >= total:
-        return [], total
-    rows = conn.execute(page, {**params, "limit": limit, "offset": offset}).all()
-    return list(rows), total
 
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
 
-def insert_entry(
-    conn: Connection,
-    *,
-    dag_run_pk: int,
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    key: str,
-    map_index: int,
-    value_json: str,
-    timestamp: datetime,
-) -> None:
-    """Insert one XCom.
+    def get(self, address: XComAddress) -> Row[Any] | None:
+        """One XCom (an :class:`Entry`-shaped row with ``value``), or None. One indexed query."""
+        return self.conn.execute(_GET_ONE, _identity_params(address)).first()
 
-    Raises:
-        XComExists: the (dag run, task_id, map_index, key) is taken, also when a
-            concurrent writer took it first. The transaction is then unusable (no
-            savepoint is spent on the common case): the caller must roll it back.
-    """
-    try:
-        conn.execute(
-            _INSERT,
-            {
-                "dag_run_id": dag_run_pk,
-                "dag_id": dag_id,
-                "run_id": run_id,
-                "task_id": task_id,
-                "key": key,
-                "map_index": map_index,
-                "value": value_json,
-                "timestamp": timestamp,
-            },
+    def create_target(self, dag_id: str, run_id: str, task_id: str) -> Row[Any] | None:
+        """``(dag_display_name, task_display_name, id, logical_date, run_after)`` for a create.
+
+        None when the DAG does not exist; ``task_display_name`` is None when the task is
+        not in the DAG, ``id`` (the DAG run's key) None when the DAG run does not exist.
+        """
+        params = {"the_dag_id": dag_id, "the_run_id": run_id, "the_task_id": task_id}
+        return self.conn.execute(_CREATE_TARGET, params).first()
+
+    def list(
+        self,
+        f: ListFilter,
+        *,
+        order_by: Sequence[tuple[str, bool]],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Row[Any]], int]:
+        """A page of XComs (without values) and the number of all matching XComs.
+
+        ``order_by`` holds (name from :data:`ORDERABLE`, descending) pairs; the dag run's
+        primary key is appended as the final tie-breaker, as Airflow appends the XCom
+        table's first primary-key column. Two queries: the count, then the page (none
+        when the page lies past the count).
+        """
+        shape, params = _split(f)
+        count, page = _statements(shape, tuple(order_by), self.conn.dialect.name)
+        total = self.conn.execute(count, params).scalar_one()
+        if limit == 0 or offset >= total:
+            return [], total
+        rows = self.conn.execute(page, {**params, "limit": limit, "offset": offset}).all()
+        return list(rows), total
+
+    def insert(
+        self, address: XComAddress, *, dag_run_pk: int, value_json: str, timestamp: datetime
+    ) -> None:
+        """Insert one XCom into the DAG run whose key is ``dag_run_pk``, and count it in
+        the run's kept ``xcom_count``. Two statements.
+
+        Raises:
+            XComExists: the (dag run, task_id, map_index, key) is taken, also when a
+                concurrent writer took it first. The transaction is then unusable (no
+                savepoint is spent on the common case): the caller must roll it back.
+        """
+        try:
+            self.conn.execute(
+                _INSERT,
+                {
+                    "dag_run_id": dag_run_pk,
+                    "dag_id": address.dag_id,
+                    "run_id": address.dag_run_id,
+                    "task_id": address.task_id,
+                    "key": address.key,
+                    "map_index": address.map_index,
+                    "value": value_json,
+                    "timestamp": timestamp,
+                },
+            )
+        except IntegrityError as exc:
+            raise XComExists(address.key) from exc
+        self.conn.execute(_COUNT_UP, {"the_run_pk": dag_run_pk})
+
+    def update(self, address: XComAddress, *, value_json: str, timestamp: datetime) -> int:
+        """Replace an XCom's value and timestamp; the number of rows changed (0 or 1)."""
+        params = _identity_params(address)
+        params.update(new_value=value_json, new_timestamp=timestamp)
+        return self.conn.execute(_UPDATE, params).rowcount
+
+    def delete(self, address: XComAddress) -> int:
+        """Delete one XCom and uncount it; the number of rows deleted (0 or 1)."""
+        params = _identity_params(address)
+        deleted = self.conn.execute(_DELETE, params).rowcount
+        if deleted:
+            self.conn.execute(_COUNT_DOWN, params)
+        return deleted
+
+    def recount(self) -> None:
+        """Set every DAG run's kept ``xcom_count`` from the XCom rows (``xcomkit db
+        recount``: after XCom rows were written without :meth:`insert`, e.g. by plain SQL)."""
+        actual = (
+            select(func.count())
+            .select_from(xcom)
+            .where(xcom.c.dag_run_id == dag_run.c.id)
+            .scalar_subquery()
         )
-    except IntegrityError as exc:
-        raise XComExists(key) from exc
-    conn.execute(_COUNT_UP, {"the_run_pk": dag_run_pk})
-
-
-def recount(conn: Connection) -> None:
-    """Set every DAG run's kept ``xcom_count`` from the XCom rows (``xcomkit db recount``:
-    after XCom rows were written without :func:`insert_entry`, e.g. by plain SQL)."""
-    actual = (
-        select(func.count())
-        .select_from(xcom)
-        .where(xcom.c.dag_run_id == dag_run.c.id)
-        .scalar_subquery()
-    )
-    conn.execute(update(dag_run).values(xcom_count=actual))
-
-
-def update_entry(
-    conn: Connection,
-    *,
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    key: str,
-    map_index: int,
-    value_json: str,
-    timestamp: datetime,
-) -> int:
-    """Replace an XCom's value and timestamp; return the number of rows changed (0 or 1)."""
-    params = _identity_params(dag_id, run_id, task_id, key, map_index)
-    params.update(new_value=value_json, new_timestamp=timestamp)
-    return conn.execute(_UPDATE, params).rowcount
-
-
-def delete_entry(
-    conn: Connection, *, dag_id: str, run_id: str, task_id: str, key: str, map_index: int
-) -> int:
-    """Delete one XCom; return the number of rows deleted (0 or 1)."""
-    params = _identity_params(dag_id, run_id, task_id, key, map_index)
-    deleted = conn.execute(_DELETE, params).rowcount
-    if deleted:
-        conn.execute(_COUNT_DOWN, params)
-    return deleted
+        self.conn.execute(update(dag_run).values(xcom_count=actual))

@@ -20,11 +20,12 @@ import json
 import pprint
 from typing import Any, ClassVar
 
-import orjson
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import to_jsonable_python
 from typing_extensions import Self
+
+from xcomkit import exact_json
 
 
 class ApiModel(BaseModel):
@@ -104,15 +105,14 @@ class ApiModel(BaseModel):
 
         pydantic's own JSON parser skips the intermediate dict. It only differs from
         ``from_dict`` when a field is absent (``from_dict`` takes it as None); such input
-        fails strict parsing and goes through ``from_dict``, so results are the same.
+        fails strict parsing and goes through ``from_dict``, so results are the same. So
+        does what pydantic's parser refuses (lone surrogate escapes, nesting past 200-odd
+        levels): :func:`xcomkit.exact_json.loads` keeps it exactly, integers of any size
+        included.
         """
         if cls._fast_json:
             try:
                 return cls.model_validate_json(raw)
             except PydanticValidationError:
                 pass
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            data = json.loads(raw)
-        return cls.from_dict(data)
+        return cls.from_dict(exact_json.loads(raw))

@@ -18,11 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
-from xcomkit import service
 from xcomkit.server import audit
 from xcomkit.server.deps import Ctx, ServerContext
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import LoginBody
+from xcomkit.service.users import LoginLimits, authenticate
 
 router = APIRouter(prefix="/auth", tags=["Login"])
 
@@ -66,16 +66,14 @@ async def _issue(ctx: ServerContext, request: Request, body: LoginBody, lifetime
     audit.note(request, username=body.username or "-")
     username, password = _credentials(body)
     settings = ctx.settings
-    limits = service.LoginLimits(
+    limits = LoginLimits(
         per_user=settings.login_failures_per_user,
         per_client=settings.login_failures_per_client,
         window=settings.login_window_seconds,
     )
     client = request.client.host if request.client else None
     # Password hashing is slow and memory-hard by design: its own bounded lane.
-    role = await ctx.work.hash(
-        service.authenticate, username, password, client=client, limits=limits
-    )
+    role = await ctx.work.hash(authenticate, username, password, client=client, limits=limits)
     if role is None:
         raise HTTPException(401, "Invalid credentials")
     token = ctx.tokens.issue(username, role, expiration_seconds=lifetime)

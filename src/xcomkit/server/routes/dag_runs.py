@@ -16,13 +16,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy import ColumnElement, Row
 
-from xcomkit import service, values
+from xcomkit import values
 from xcomkit.server import audit, cursors
-from xcomkit.server.deps import Ctx, Reader, Writer
+from xcomkit.server.deps import Reader, Writer
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import DagRunListQuery, DagRunPatchBody, TriggerDAGRunPostBody
 from xcomkit.server.ordering import parse_order_by
 from xcomkit.server.patterns import like_patterns, prefix_bounds
+from xcomkit.service import dag_runs as rules
 from xcomkit.store import dag_runs
 from xcomkit.store.schema import dag_run
 
@@ -88,7 +89,7 @@ def dag_run_body(row: Row[Any]) -> dict[str, Any]:
 
 @router.post("")
 async def trigger_dag_run(
-    ctx: Ctx, user: Writer, dag_id: str, body: TriggerDAGRunPostBody, request: Request
+    caller: Writer, dag_id: str, body: TriggerDAGRunPostBody, request: Request
 ) -> Response:
     """Create a manual DAG run: 200 (as Airflow answers, not 201); 404 for an unknown DAG;
     400 for a ``partition_key`` (no xcomkit DAG is partitioned); 409 for a taken run id
@@ -97,8 +98,8 @@ async def trigger_dag_run(
     interval = None
     if body.data_interval_start is not None and body.data_interval_end is not None:
         interval = (body.data_interval_start, body.data_interval_end)
-    row = await ctx.work.write(
-        service.trigger_dag_run,
+    row = await caller.ctx.work.write(
+        rules.trigger_dag_run,
         dag_id,
         dag_run_id=body.dag_run_id,
         logical_date=body.logical_date,
@@ -107,7 +108,7 @@ async def trigger_dag_run(
         conf=body.conf,
         note=body.note,
         triggered_by="ui" if request.headers.get("referer") else "rest_api",
-        user_name=user.username,
+        user_name=caller.principal.username,
         partition_key=body.partition_key,
     )
     return json_response(dag_run_body(row))
@@ -216,7 +217,7 @@ def _cursor_values(cursor: str, names: list[str]) -> tuple[list[Any], bool]:
 
 @router.get("")
 async def get_dag_runs(
-    ctx: Ctx, _user: Reader, dag_id: str, q: Annotated[DagRunListQuery, Query()]
+    caller: Reader, dag_id: str, q: Annotated[DagRunListQuery, Query()]
 ) -> Response:
     """List the DAG runs of a DAG (``~``: of every DAG), filtered, ordered and paged as
     Airflow 3.3.2 does: by ``limit``/``offset`` with an exact ``total_entries``, or, when
@@ -234,23 +235,23 @@ async def get_dag_runs(
         raise HTTPException(
             400, "partition_date_gte and partition_date_lte require a specific dag_id."
         )
-    await ctx.work.read(service.check_dag, dag_id)
+    await caller.ctx.work.read(rules.check_dag, dag_id)
     if partition_dates:
         raise HTTPException(
             400,
             f"Dag with dag_id: '{dag_id}' is not partitioned; "
             "partition_date_gte and partition_date_lte are not supported.",
         )
-    allowed = dag_runs.orderable(ctx.engine.dialect.name)
+    allowed = dag_runs.orderable(caller.ctx.engine.dialect.name)
     names = [name.lstrip("-") for name in q.order_by]
     order: list[tuple[ColumnElement[Any], bool]] = parse_order_by(q.order_by, allowed)
     if "id" not in names:
         order.append((dag_run.c.id, bool(order and order[0][1])))
         names.append("id")
-    limit = min(q.limit, ctx.settings.maximum_page_limit)
+    limit = min(q.limit, caller.ctx.settings.maximum_page_limit)
     if q.cursor is None:
-        page = await ctx.work.scan(
-            service.list_dag_runs, f, order_by=order, limit=limit, offset=q.offset
+        page = await caller.ctx.work.scan(
+            rules.list_dag_runs, f, order_by=order, limit=limit, offset=q.offset
         )
         return json_response(
             {
@@ -262,8 +263,8 @@ async def get_dag_runs(
             }
         )
     cursor = _cursor_values(q.cursor, names) if q.cursor else None
-    page = await ctx.work.scan(
-        service.list_dag_runs, f, order_by=order, limit=limit, cursor=cursor, keyset=True
+    page = await caller.ctx.work.scan(
+        rules.list_dag_runs, f, order_by=order, limit=limit, cursor=cursor, keyset=True
     )
     rows = page.rows
     next_cursor = cursors.encode(_sort_key(rows[-1], names)) if page.has_next and rows else None
@@ -284,15 +285,16 @@ async def get_dag_runs(
 
 
 @router.get("/{dag_run_id}")
-async def get_dag_run(ctx: Ctx, _user: Reader, dag_id: str, dag_run_id: str) -> Response:
+async def get_dag_run(caller: Reader, dag_id: str, dag_run_id: str) -> Response:
     """One DAG run; 404 with Airflow's message when missing."""
-    return json_response(dag_run_body(await ctx.work.read(service.get_dag_run, dag_id, dag_run_id)))
+    return json_response(
+        dag_run_body(await caller.ctx.work.read(rules.get_dag_run, dag_id, dag_run_id))
+    )
 
 
 @router.patch("/{dag_run_id}")
 async def patch_dag_run(
-    ctx: Ctx,
-    _user: Writer,
+    caller: Writer,
     dag_id: str,
     dag_run_id: str,
     body: DagRunPatchBody,
@@ -309,13 +311,13 @@ async def patch_dag_run(
         changes["note"] = body.note
     if "state" in fields:
         changes["state"] = body.state.value if body.state is not None else None
-    row = await ctx.work.write(service.patch_dag_run, dag_id, dag_run_id, changes)
+    row = await caller.ctx.work.write(rules.patch_dag_run, dag_id, dag_run_id, changes)
     return json_response(dag_run_body(row))
 
 
 @router.delete("/{dag_run_id}", status_code=204, response_class=Response)
-async def delete_dag_run(ctx: Ctx, _user: Writer, dag_id: str, dag_run_id: str) -> Response:
+async def delete_dag_run(caller: Writer, dag_id: str, dag_run_id: str) -> Response:
     """Delete a run and its XComs: 204; 404 for a missing run; 409 for a running one."""
-    await ctx.work.write(service.delete_dag_run, dag_id, dag_run_id)
+    await caller.ctx.work.write(rules.delete_dag_run, dag_id, dag_run_id)
     # Airflow's 204 carries its JSON content type, with no body.
     return Response(status_code=204, headers={"content-type": "application/json"})

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 import xcomkit
-from xcomkit import service
 from xcomkit.server.deps import Ctx
 from xcomkit.server.encoding import json_response
+from xcomkit.service.health import database_is_up
 
 router = APIRouter(prefix="/api/v2", tags=["Monitor"])
 
@@ -27,7 +27,7 @@ async def get_version() -> Response:
 async def get_health(ctx: Ctx) -> Response:
     """Health of the metadata database. xcomkit runs no scheduler: like an Airflow whose
     scheduler is down it reports it ``unhealthy``; triggerer and processor are ``null``."""
-    status = "healthy" if await ctx.work.read(service.database_is_up) else "unhealthy"
+    status = "healthy" if await ctx.work.read(database_is_up) else "unhealthy"
     return json_response(
         {
             "metadatabase": {"status": status},

@@ -14,9 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import Row
 
-from xcomkit import service, values
+from xcomkit import values
+from xcomkit.address import WILDCARD, XComAddress
 from xcomkit.server import audit
-from xcomkit.server.deps import Ctx, Reader, Writer
+from xcomkit.server.deps import Reader, Writer
 from xcomkit.server.encoding import JSONBytes, dumps, json_response
 from xcomkit.server.models import (
     XComCollectionResponse,
@@ -29,6 +30,7 @@ from xcomkit.server.models import (
 )
 from xcomkit.server.ordering import parse_order_by
 from xcomkit.server.patterns import like_patterns, prefix_bounds
+from xcomkit.service import xcoms as rules
 from xcomkit.store.xcoms import ENTRY_FIELDS, ORDERABLE, Entry, ListFilter
 
 router = APIRouter(
@@ -36,7 +38,6 @@ router = APIRouter(
     tags=["XCom"],
 )
 
-WILDCARD = "~"
 _ORDER_NAMES = {name: name for name in ORDERABLE}
 
 
@@ -57,8 +58,7 @@ def _bounds(**given: Any) -> dict[str, Any]:
 
 @router.get("/{xcom_key:path}", response_model=XComResponseNative | XComResponseString)
 async def get_xcom_entry(
-    ctx: Ctx,
-    _user: Reader,
+    caller: Reader,
     dag_id: str,
     task_id: str,
     dag_run_id: str,
@@ -66,12 +66,13 @@ async def get_xcom_entry(
     q: Annotated[XComGetQuery, Query()],
 ) -> Response:
     """Get one XCom: native JSON, or with ``deserialize``/``stringify`` applied."""
-    row = await ctx.work.read(service.get_xcom, dag_id, dag_run_id, task_id, xcom_key, q.map_index)
+    address = XComAddress(dag_id, dag_run_id, task_id, xcom_key, q.map_index)
+    row = await caller.ctx.work.read(rules.get_xcom, address)
     if not q.deserialize and not q.stringify:
         return _native(row)
     if len(row.value or "") > TRANSFORM_INLINE_CHARS:
         # Parsing, str() and re-encoding a large value takes CPU seconds: not on the loop.
-        body = await ctx.work.compute(_transformed, row, q.deserialize, q.stringify)
+        body = await caller.ctx.work.compute(_transformed, row, q.deserialize, q.stringify)
     else:
         body = _transformed(None, row, q.deserialize, q.stringify)
     return body if isinstance(body, Response) else JSONBytes(body)
@@ -98,8 +99,7 @@ def _transformed(
 
 @router.get("", response_model=XComCollectionResponse)
 async def get_xcom_entries(
-    ctx: Ctx,
-    _user: Reader,
+    caller: Reader,
     dag_id: str,
     dag_run_id: str,
     task_id: str,
@@ -137,11 +137,11 @@ async def get_xcom_entries(
             gte=q.run_after_gte, gt=q.run_after_gt, lte=q.run_after_lte, lt=q.run_after_lt
         ),
     )
-    rows, total = await ctx.work.scan(
-        service.list_xcoms,
+    rows, total = await caller.ctx.work.scan(
+        rules.list_xcoms,
         f,
         order_by=order,
-        limit=min(q.limit, ctx.settings.maximum_page_limit),
+        limit=min(q.limit, caller.ctx.settings.maximum_page_limit),
         offset=q.offset,
     )
     return json_response({"xcom_entries": [_entry(r) for r in rows], "total_entries": total})
@@ -149,8 +149,7 @@ async def get_xcom_entries(
 
 @router.post("", status_code=201, response_model=XComResponseNative)
 async def create_xcom_entry(
-    ctx: Ctx,
-    _user: Writer,
+    caller: Writer,
     dag_id: str,
     task_id: str,
     dag_run_id: str,
@@ -159,22 +158,14 @@ async def create_xcom_entry(
 ) -> Response:
     """Create an XCom (201); 404 for a missing DAG, task or DAG run; 409 if it exists."""
     audit.note(request, key=request_body.key, map_index=request_body.map_index)
-    row = await ctx.work.write(
-        service.create_xcom,
-        dag_id,
-        dag_run_id,
-        task_id,
-        request_body.key,
-        request_body.value,
-        request_body.map_index,
-    )
+    address = XComAddress(dag_id, dag_run_id, task_id, request_body.key, request_body.map_index)
+    row = await caller.ctx.work.write(rules.create_xcom, address, request_body.value)
     return _native(row, 201)
 
 
 @router.patch("/{xcom_key:path}", response_model=XComResponseNative)
 async def update_xcom_entry(
-    ctx: Ctx,
-    _user: Writer,
+    caller: Writer,
     dag_id: str,
     task_id: str,
     dag_run_id: str,
@@ -184,22 +175,14 @@ async def update_xcom_entry(
 ) -> Response:
     """Replace an XCom's value; 404 if there is none for that key and map_index."""
     audit.note(request, map_index=patch_body.map_index)
-    row = await ctx.work.write(
-        service.update_xcom,
-        dag_id,
-        dag_run_id,
-        task_id,
-        xcom_key,
-        patch_body.value,
-        patch_body.map_index,
-    )
+    address = XComAddress(dag_id, dag_run_id, task_id, xcom_key, patch_body.map_index)
+    row = await caller.ctx.work.write(rules.update_xcom, address, patch_body.value)
     return _native(row)
 
 
 @router.delete("/{xcom_key:path}", status_code=204, response_class=Response)
 async def delete_xcom_entry(
-    ctx: Ctx,
-    _user: Writer,
+    caller: Writer,
     dag_id: str,
     task_id: str,
     dag_run_id: str,
@@ -209,5 +192,6 @@ async def delete_xcom_entry(
 ) -> Response:
     """Delete an XCom (204); 404 if there is none for that key and map_index."""
     audit.note(request, map_index=map_index)
-    await ctx.work.write(service.delete_xcom, dag_id, dag_run_id, task_id, xcom_key, map_index)
+    address = XComAddress(dag_id, dag_run_id, task_id, xcom_key, map_index)
+    await caller.ctx.work.write(rules.delete_xcom, address)
     return Response(status_code=204, headers={"content-type": "application/json"})

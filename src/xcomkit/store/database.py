@@ -1,0 +1,118 @@
+"""The database handle the rules work through: an engine and the connections each thread
+keeps open on it.
+
+Checking a connection out of SQLAlchemy's pool, switching it to autocommit and handing it
+back costs more than the indexed query a GET runs (measured on SQLite: the checkout with
+its isolation-level switch and reset took longer than the query itself). So each thread
+keeps one autocommit connection for reads and one for transactions, opened on first use
+and reused by every later request on that thread. :meth:`Database.close` closes them
+all; those of threads that ended are closed when another thread opens one. A connection
+that fails in a way that leaves it unusable (dropped by the server, invalidated by
+SQLAlchemy) is closed and replaced on the next use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, Engine
+
+
+class Database:
+    """An :class:`~sqlalchemy.Engine` with per-thread kept connections.
+
+    Args:
+        engine: where the connections come from.
+
+    Reads (:meth:`reading`) run without a transaction: each statement stands alone,
+    which is right for the single-query reads and the count-then-page lists of the API.
+    Writes (:meth:`writing`) run in one transaction; on SQLite it takes the write lock
+    at ``BEGIN`` (``BEGIN IMMEDIATE``), so concurrent writers queue on the busy timeout
+    instead of failing when a read transaction tries to upgrade.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._opened: list[tuple[threading.Thread, Connection]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def dialect(self) -> str:
+        """The backend's name: ``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    def _kept(self, slot: str) -> Connection:
+        conn: Connection | None = getattr(self._local, slot, None)
+        if conn is not None and not conn.closed and not conn.invalidated:
+            return conn
+        if self._closed:
+            raise RuntimeError("the database handle is closed")
+        with self._lock:
+            # A thread that ended (a test client's portal, a replaced pool thread) left
+            # its connections behind: give them back to the pool before taking one.
+            ended = [c for t, c in self._opened if not t.is_alive()]
+            self._opened = [(t, c) for t, c in self._opened if t.is_alive() and not c.closed]
+        for old in ended:
+            with contextlib.suppress(Exception):
+                old.close()
+        conn = self.engine.connect()
+        if slot == "reader":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        setattr(self._local, slot, conn)
+        with self._lock:
+            self._opened.append((threading.current_thread(), conn))
+        return conn
+
+    def _drop(self, slot: str, conn: Connection) -> None:
+        setattr(self._local, slot, None)
+        with contextlib.suppress(Exception):
+            conn.close()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """This thread's autocommit connection, for statements that read.
+
+        A failure that leaves the connection unusable closes it; the next use opens
+        another. The exception propagates unchanged.
+        """
+        conn = self._kept("reader")
+        try:
+            yield conn
+        except BaseException:
+            if conn.invalidated or conn.in_transaction():
+                self._drop("reader", conn)
+            raise
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One transaction on this thread's kept connection: committed when the block
+        ends, rolled back (and nothing kept of it) when it raises."""
+        conn = self._kept("writer")
+        try:
+            with conn.begin():
+                yield conn
+        except BaseException:
+            if conn.invalidated or conn.in_transaction():
+                self._drop("writer", conn)
+            raise
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every connection this handle opened (on any thread); later use raises."""
+        with self._lock:
+            self._closed = True
+            opened, self._opened = self._opened, []
+        for _thread, conn in opened:
+            with contextlib.suppress(Exception):
+                conn.close()
