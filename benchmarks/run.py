@@ -34,7 +34,9 @@ In one run, side by side on this machine:
    repeats the read scenarios on both, interleaved;
 8. with ``--transfer`` (default): ``xcomkit xcom import`` of 10,000 XComs into an empty
    server, ``export`` of them, ``import`` of that export into a second empty server,
-   in XComs/s each (benchmarks/xcom_transfer.py), and a check that both stores are equal.
+   in XComs/s each (benchmarks/xcom_transfer.py), and a check that both stores are equal;
+9. with ``--offload`` (default): GET one of a 1 MB value kept in its row vs offloaded to a
+   ``file://`` object store, and their ratio (benchmarks/offload.py; target >= 0.5).
 
 Prints one table per phase (req/s, ok/s, p50, p99, errors = non-2xx + socket errors, peak
 RSS) with ratios: xcomkit-sqlite over bare and over raw (and over airflow-sqlite if measured);
@@ -237,8 +239,10 @@ def xcomkit_bin() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("xcomkit") or "xcomkit")
 
 
-def start_xcomkit(name: str, db: str, workdir: Path) -> Server:
-    """Create the bench user, spawn ``xcomkit serve`` (one worker), time it to ready, log in."""
+def start_xcomkit(name: str, db: str, workdir: Path, env: dict[str, str] | None = None) -> Server:
+    """Create the bench user, spawn ``xcomkit serve`` (one worker), time it to ready, log in.
+
+    ``env``: extra environment variables for the server (``XCOMKIT_*`` settings)."""
     password = secrets.token_urlsafe(16)
     subprocess.run(
         [
@@ -277,6 +281,7 @@ def start_xcomkit(name: str, db: str, workdir: Path) -> Server:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -822,6 +827,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=True,
         help="xcomkit xcom export/import of 10,000 XComs on SQLite (default: on)",
     )
+    p.add_argument(
+        "--offload",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="GET of a 1 MB value in its row vs offloaded to file:// (default: on)",
+    )
     p.add_argument("--output", type=Path, default=None, help="JSON file to write")
     return p.parse_args(argv)
 
@@ -937,6 +948,12 @@ def main(argv: list[str] | None = None) -> int:
 
         report["transfer"] = run_transfer()
 
+    if args.offload:
+        say("offload phase: GET one of a 1 MB value, in its row vs in file:// (offload.py)")
+        from offload import run_offload
+
+        report["offload"] = run_offload(wrk, args, workdir)
+
     report["results"] = [asdict(r) for r in results]
     report["ratios"] = {
         "sqlite": compute_ratios(results, "xcomkit-sqlite", "airflow-sqlite"),
@@ -980,6 +997,11 @@ def print_report(report: dict[str, Any], results: list[Result]) -> None:
             f"seed: {s['xcoms']:,} XComs, {s['runs']:,} runs at {s['rows_per_s']:,.0f} rows/s;"
             f" worker RSS at 1M: {s.get('worker_rss_mb_loaded')} MB"
         )
+    if "offload" in report:
+        from offload import print_offload
+
+        print()
+        print_offload(report["offload"])
 
 
 def postgres_phase(

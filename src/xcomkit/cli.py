@@ -14,7 +14,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -41,6 +41,7 @@ from xcomkit.store.db import (
     migrate,
     needs_migration,
 )
+from xcomkit.store.objects import ObjectStore, ObjectStoreError
 
 app = typer.Typer(
     cls=cli_errors.XcomkitGroup,
@@ -58,9 +59,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 dags_app = typer.Typer(help="DAG definitions and DAG runs.", no_args_is_help=True)
+storage_app = typer.Typer(help="Values kept in object storage.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(dags_app, name="dags")
+app.add_typer(storage_app, name="storage")
 app.add_typer(xcom_app, name="xcom")
 app.command("login")(login)
 app.command("logout")(logout)
@@ -76,6 +79,14 @@ DbOption = Annotated[
 #: Where ``serve --demo`` keeps the generated admin password (as Airflow's simple auth
 #: manager keeps its generated passwords in a file beside its database).
 DEMO_PASSWORD_FILE = Path(".xcomkit") / "passwords.json"
+
+
+class CompressionName(str, Enum):
+    """Choices of ``serve --offload-compression``."""
+
+    none = "none"
+    gzip = "gzip"
+    zstd = "zstd"
 
 
 class LogFormatName(str, Enum):
@@ -152,6 +163,24 @@ def _engine(settings: Settings, *, migrate_if_needed: bool = True) -> Engine:
             f"cannot open the database {_shown_url(settings.db)}: {reason}", cli_errors.SERVER
         ) from None
     return engine
+
+
+def _object_store(settings: Settings) -> ObjectStore | None:
+    """The object store ``settings`` name (None: none).
+
+    Raises:
+        CliError: (exit 2) it cannot be used as configured.
+    """
+    if not settings.object_store:
+        return None
+    try:
+        return ObjectStore(
+            settings.object_store,
+            compression=settings.offload_compression,
+            options=settings.object_store_options,
+        )
+    except ObjectStoreError as exc:
+        raise cli_errors.CliError(exc.detail, cli_errors.USAGE) from None
 
 
 def _check_port(host: str, port: int) -> None:
@@ -246,12 +275,31 @@ def serve(
         LogFormatName,
         typer.Option(envvar="XCOMKIT_LOG_FORMAT", help="Log lines as text or JSON objects."),
     ] = LogFormatName.text,
+    object_store: Annotated[
+        str | None,
+        typer.Option(help="fsspec URL for large values: file:///dir, s3://bucket/prefix, ..."),
+    ] = None,
+    offload_threshold: Annotated[
+        int | None,
+        typer.Option(min=0, help="Values over this many bytes of JSON go to --object-store."),
+    ] = None,
+    offload_compression: Annotated[
+        CompressionName | None,
+        typer.Option(help="Compression of offloaded values: none, gzip or zstd [none]."),
+    ] = None,
+    max_value_bytes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Largest XCom value, in bytes of JSON, before 413 [none]."),
+    ] = None,
 ) -> None:
     """Run the API server; migrates an empty or older database first.
 
-    --request-timeout, --max-body-bytes, --header-timeout and --log-format also read
-    XCOMKIT_REQUEST_TIMEOUT, XCOMKIT_MAX_BODY_BYTES, XCOMKIT_HEADER_TIMEOUT and
-    XCOMKIT_LOG_FORMAT; docs/server.md lists every setting.
+    --request-timeout, --max-body-bytes, --header-timeout, --log-format, --object-store,
+    --offload-threshold, --offload-compression and --max-value-bytes also read
+    XCOMKIT_REQUEST_TIMEOUT, XCOMKIT_MAX_BODY_BYTES, XCOMKIT_HEADER_TIMEOUT,
+    XCOMKIT_LOG_FORMAT, XCOMKIT_OBJECT_STORE, XCOMKIT_OFFLOAD_THRESHOLD,
+    XCOMKIT_OFFLOAD_COMPRESSION and XCOMKIT_MAX_VALUE_BYTES; docs/server.md lists every
+    setting.
     """
     import uvicorn
 
@@ -261,10 +309,15 @@ def serve(
         ("XCOMKIT_REQUEST_TIMEOUT", request_timeout),
         ("XCOMKIT_MAX_BODY_BYTES", max_body_bytes),
         (HEADER_TIMEOUT_ENV, header_timeout),
+        ("XCOMKIT_OBJECT_STORE", object_store),
+        ("XCOMKIT_OFFLOAD_THRESHOLD", offload_threshold),
+        ("XCOMKIT_OFFLOAD_COMPRESSION", offload_compression.value if offload_compression else None),
+        ("XCOMKIT_MAX_VALUE_BYTES", max_value_bytes),
     ):
         if given is not None:
             os.environ[env] = str(given)  # read again by each worker process
     settings = _settings(db)
+    _object_store(settings)  # a store that cannot be used fails here, in one line
     engine = _engine(settings)
     if dags is not None:
         _load(engine, dags)
@@ -502,6 +555,78 @@ def dags_runs(
         fmt,
         {"dag_runs": rows, "total_entries": total},
     )
+
+
+@storage_app.command("gc")
+def storage_gc(
+    db: DbOption = None,
+    object_store: Annotated[
+        str | None,
+        typer.Option(help="The object store's URL (default: $XCOMKIT_OBJECT_STORE)."),
+    ] = None,
+    min_age: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds an unreferenced object must have existed to be garbage "
+            "(younger ones may belong to a write not yet committed).",
+        ),
+    ] = 3600.0,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Remove the garbage (default: only report it).")
+    ] = False,
+) -> None:
+    """Find objects in the object store that no XCom row points at; --apply removes them.
+
+    They are left by writes that failed or were interrupted between their object and
+    their row, by removals that failed, and by DAG runs deleted behind the server's back.
+    Files whose names xcomkit did not make are never touched.
+    """
+    from xcomkit.store.objects import collect_garbage
+
+    settings = _settings(db)
+    if object_store:
+        settings = settings.model_copy(update={"object_store": object_store})
+    store = _object_store(settings)
+    if store is None:
+        raise cli_errors.CliError(
+            "no object store: give --object-store or set XCOMKIT_OBJECT_STORE", cli_errors.USAGE
+        )
+    engine = _engine(settings)
+    try:
+        report = collect_garbage(engine, store, min_age=min_age, apply=apply)
+    except ObjectStoreError as exc:
+        raise cli_errors.CliError(exc.detail, cli_errors.SERVER) from None
+
+    def line(label: str, items: list[Any]) -> None:
+        size = sum(obj.size for obj in items)
+        out.print(
+            f"{label:<34} {len(items):>9,} objects {size:>15,} bytes",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    out.print(f"object store {store.url}", highlight=False, soft_wrap=True)
+    line("referenced by a row (kept)", report.referenced)
+    line(f"younger than {min_age:g} s (kept)", report.young)
+    line("not made by xcomkit (left alone)", report.foreign)
+    line("garbage", report.garbage)
+    if apply:
+        out.print(
+            f"removed {report.removed:,} objects, {report.removed_bytes:,} bytes", highlight=False
+        )
+    else:
+        out.print(
+            "dry run: nothing removed (--apply removes the garbage)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if report.dangling:
+        err.print(
+            f"[yellow]warning:[/yellow] {report.dangling} rows name an object that was not "
+            "found (written during this run, or removed behind xcomkit's back)",
+            soft_wrap=True,
+        )
 
 
 @app.command()

@@ -31,6 +31,11 @@ class Conflict(ServiceError):
     """The thing to create exists already, or its state forbids the change."""
 
 
+class ValueTooLarge(ServiceError):
+    """An XCom value's stored JSON is longer than the server's ``max_value_bytes``
+    (beyond Airflow, which has no such limit)."""
+
+
 class TooManyAttempts(ServiceError):
     """Too many failed logins for this user or client in the window.
 

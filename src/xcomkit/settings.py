@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -106,12 +107,57 @@ class Settings(BaseSettings):
         description="Largest body accepted by /auth/token and /auth/token/cli, in bytes.",
     )
 
+    object_store: str | None = Field(
+        default=None,
+        description=(
+            "fsspec URL where large values go (file:///abs/dir, s3://bucket/prefix, "
+            "memory://name); needed to read values already offloaded too."
+        ),
+    )
+    object_store_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "JSON object of options for the object store's file system (fsspec "
+            'storage_options), e.g. {"endpoint_url": "http://127.0.0.1:9000"} for s3://.'
+        ),
+    )
+    offload_threshold: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Values whose stored JSON is longer than this many bytes go to the object "
+            "store (unset: every value stays in its row)."
+        ),
+    )
+    offload_compression: Literal["none", "gzip", "zstd"] = Field(
+        default="none", description="How offloaded values are compressed: none, gzip or zstd."
+    )
+    max_value_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Largest XCom value accepted, in bytes of stored JSON; larger ones answer 413, "
+            "bodies far over it before they are read (unset: only max_body_bytes)."
+        ),
+    )
+    object_threads: int = Field(
+        default=4, ge=1, description="Threads for object-store reads and writes."
+    )
+
     @field_validator("jwt_secret")
     @classmethod
     def _secret_long_enough(cls, secret: str | None) -> str | None:
         if secret is not None:
             check_secret(secret, "XCOMKIT_JWT_SECRET")
         return secret
+
+    @model_validator(mode="after")
+    def _offload_needs_a_store(self) -> Settings:
+        if self.offload_threshold is not None and not self.object_store:
+            raise ValueError(
+                "XCOMKIT_OFFLOAD_THRESHOLD needs XCOMKIT_OBJECT_STORE (where values go)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _secret_from_file(self) -> Settings:

@@ -58,3 +58,41 @@ def test_migration_0003_keeps_runs_and_dates_them(tmp_path) -> None:
             text("SELECT xcom_count, updated_at, partition_key, partition_date FROM dag_run")
         ).one()
     assert tuple(row) == (3, "2025-01-01 00:00:00.000000", None, None)
+
+
+def test_migration_0004_keeps_values_in_their_rows(tmp_path) -> None:
+    """A database at 0003 with an XCom moves to the head: the value stays in ``value``,
+    ``value_ref`` is NULL (an XCom kept in its row), and a downgrade drops the column."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from xcomkit.store.db import _alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0003")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO dag (dag_id, dag_display_name) VALUES ('d', 'D')"))
+        conn.execute(
+            text(
+                "INSERT INTO dag_run (id, dag_id, run_id, run_after, run_type, state) "
+                "VALUES (7, 'd', 'r', '2025-01-02 00:00:00.000000', 'manual', 'queued')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO xcom (dag_run_id, task_id, map_index, key, dag_id, run_id, value, "
+                "timestamp) VALUES (7, 't', -1, 'k', 'd', 'r', :v, "
+                "'2025-01-02 00:00:00.000000')"
+            ),
+            {"v": '{"a":1}'},
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT value, value_ref FROM xcom")).one()
+    assert tuple(row) == ('{"a":1}', None)
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0003")
+    assert "value_ref" not in {c["name"] for c in inspect(engine).get_columns("xcom")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM xcom")).scalar_one() == '{"a":1}'

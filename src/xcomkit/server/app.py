@@ -25,6 +25,7 @@ from xcomkit.server.deps import ServerContext, current_user, principal_from_head
 from xcomkit.server.envelope import AirflowGZip
 from xcomkit.server.execution import WorkLanes
 from xcomkit.server.guard import RequestGuard
+from xcomkit.server.offload import ValueStorage
 from xcomkit.server.routes import auth, dag_runs, monitor, xcom
 from xcomkit.server.ui import router as ui_router
 from xcomkit.settings import Settings
@@ -74,7 +75,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         write_threads=settings.write_threads,
         hash_threads=settings.hash_threads,
         max_waiting=settings.max_waiting,
+        object_threads=settings.object_threads,
     )
+    storage = ValueStorage.from_settings(settings)
     tokens = TokenService(
         jwt_secret(settings, engine),
         expiration_seconds=settings.jwt_expiration_seconds,
@@ -92,7 +95,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         version=xcomkit.__version__,
         description="Apache Airflow 3's XCom REST API, standalone.",
     )
-    app.state.ctx = ServerContext(settings=settings, engine=engine, tokens=tokens, work=work)
+    app.state.ctx = ServerContext(
+        settings=settings, engine=engine, tokens=tokens, work=work, storage=storage
+    )
     # Airflow redirects nothing: "/api/v2/version/" is an unknown route, not a 307.
     app.router.redirect_slashes = False
 
@@ -112,6 +117,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         caller_dep=current_user,
         writer_dep=writer,
         max_body_bytes=settings.max_body_bytes,
+        max_value_bytes=settings.max_value_bytes,
+        value_endpoints={xcom.create_xcom_entry, xcom.update_xcom_entry},
         login_body_bytes=settings.login_body_bytes,
         body_timeout=settings.body_timeout,
         login_body_timeout=settings.login_body_timeout,

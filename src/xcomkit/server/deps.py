@@ -7,7 +7,7 @@ Authentication answers as Airflow 3.3.2 does: no or non-Bearer credentials give
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -19,18 +19,21 @@ from xcomkit.server.auth.roles import can_write
 from xcomkit.server.auth.tokens import ExpiredToken, InvalidToken, Principal, TokenService
 from xcomkit.server.execution import WorkLanes
 from xcomkit.server.guard import PRINCIPAL_STATE
+from xcomkit.server.offload import ValueStorage
 from xcomkit.settings import Settings
 
 
 @dataclass
 class ServerContext:
-    """What every request needs: settings, the database engine, the token service and
-    the lanes where blocking work runs (:class:`~xcomkit.server.execution.WorkLanes`)."""
+    """What every request needs: settings, the database engine, the token service, the
+    lanes where blocking work runs (:class:`~xcomkit.server.execution.WorkLanes`) and
+    where values are kept (:class:`~xcomkit.server.offload.ValueStorage`)."""
 
     settings: Settings
     engine: Engine
     tokens: TokenService
     work: WorkLanes
+    storage: ValueStorage = field(default_factory=ValueStorage)
 
 
 async def get_ctx(request: Request) -> ServerContext:

@@ -25,7 +25,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from xcomkit import values
-from xcomkit.errors import BadRequest, Conflict, NotFound, ServiceError, TooManyAttempts
+from xcomkit.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    ServiceError,
+    TooManyAttempts,
+    ValueTooLarge,
+)
 from xcomkit.server.encoding import json_response
 from xcomkit.server.execution import Unavailable
 from xcomkit.store.faults import is_transient
@@ -37,6 +44,7 @@ STATUS: dict[type[ServiceError], int] = {
     BadRequest: 400,
     NotFound: 404,
     Conflict: 409,
+    ValueTooLarge: 413,
     TooManyAttempts: 429,
 }
 

@@ -20,6 +20,10 @@ budget; WAL checkpoints run in the writer thread.
 ``write``
     creates, updates, deletes. On SQLite one thread: writes queue in the process instead
     of on the file lock, and a lock held by another process delays only them.
+``objects``
+    reads, writes and removals of values kept in object storage
+    (:mod:`xcomkit.store.objects`): never inline, so a slow store holds neither the loop
+    nor the database lanes; a read stops between chunks once its deadline has passed.
 ``hash``
     password checks (Argon2 is slow and takes 64 MiB by design): a few at a time, at a
     lower CPU priority, with a short queue, so a login flood bounds CPU and memory
@@ -52,6 +56,7 @@ from sqlalchemy.exc import DBAPIError
 from xcomkit.store import db
 from xcomkit.store.database import Database
 from xcomkit.store.faults import is_transient
+from xcomkit.store.objects import DeadlinePassed
 
 T = TypeVar("T")
 log = logging.getLogger("xcomkit.server")
@@ -126,6 +131,7 @@ class WorkLanes:
         hash_threads: int = 1,
         max_waiting: int = 128,
         inline_reads: bool = True,
+        object_threads: int = 4,
     ) -> None:
         self.engine = engine
         self.db = Database(engine)
@@ -142,6 +148,7 @@ class WorkLanes:
                 ("read", read_threads),
                 ("scan", scan_threads),
                 ("write", write_threads),
+                ("objects", object_threads),
             )
         }
         # A login costs a hash of ~0.1 s of CPU: a long queue would only turn a login
@@ -218,6 +225,11 @@ class WorkLanes:
         if not task.cancelled() and task.exception() is not None:
             log.warning("WAL checkpoint failed: %s", task.exception())
 
+    async def objects(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` (no database) for object-storage I/O: always in the
+        objects lane, under the request's deadline."""
+        return await self._submit("objects", _without_db, (fn, *args), kwargs)
+
     async def hash(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``fn(db, *args, **kwargs)`` in the hash lane (password checks)."""
         return await self._submit("hash", fn, args, kwargs)
@@ -247,6 +259,8 @@ class WorkLanes:
         with db.deadline(at):
             try:
                 return fn(self.db, *args, **kwargs)
+            except DeadlinePassed as exc:
+                raise self._late() from exc
             except DBAPIError as exc:
                 if time.monotonic() >= at:
                     raise self._late() from exc
@@ -267,6 +281,10 @@ class WorkLanes:
         if self._inline is not None:
             self._inline.close()
             self._inline.engine.dispose()
+
+
+def _without_db(_db: Database, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return fn(*args, **kwargs)
 
 
 def _inline_engine(engine: Engine) -> Engine | None:

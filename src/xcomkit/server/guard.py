@@ -11,7 +11,9 @@ Every body is bounded in size and time while it streams (30 s for a body, 5 s fo
 login's; 408 past it): a ``Content-Length`` over the limit is refused
 at once, and a chunked body is cut off as soon as it passes the limit; both answer
 413 with a JSON ``detail`` and close the connection. Login bodies (``/auth/...``)
-have a small limit of their own.
+have a small limit of their own, and with ``max_value_bytes`` set, so do the bodies of
+the routes that write an XCom value (the value's limit plus room for the rest of the
+body, :data:`~xcomkit.server.offload.VALUE_BODY_SLACK`): one limiter, a limit per route.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from xcomkit.server.auth.roles import can_write
 from xcomkit.server.auth.tokens import Principal
 from xcomkit.server.encoding import json_response
+from xcomkit.server.offload import VALUE_BODY_SLACK, too_large_detail
 
 #: Request state key under which the guard leaves the caller for the route.
 PRINCIPAL_STATE = "xcomkit_principal"
@@ -58,8 +61,8 @@ class BodyTooLarge(HTTPException):
     unchanged (it turns other errors while reading into 400).
     """
 
-    def __init__(self, limit: int):
-        super().__init__(413, _too_large_detail(limit), headers={"Connection": "close"})
+    def __init__(self, limit: int, detail: str | None = None):
+        super().__init__(413, detail or _too_large_detail(limit), headers={"Connection": "close"})
         self.limit = limit
 
 
@@ -82,10 +85,10 @@ def _calls(dependant: Dependant) -> set[Callable[..., Any]]:
     return found
 
 
-def too_large(limit: int) -> Any:
+def too_large(limit: int, detail: str | None = None) -> Any:
     """The 413 answer for a body over ``limit`` bytes (the connection is closed)."""
     return json_response(
-        {"detail": _too_large_detail(limit)},
+        {"detail": detail or _too_large_detail(limit)},
         413,
         headers={"Connection": "close"},
     )
@@ -103,6 +106,11 @@ class RequestGuard:
             a verified caller, and a caller who may write.
         max_body_bytes: limit for request bodies.
         login_body_bytes: limit for bodies under ``/auth/``.
+        max_value_bytes: limit for XCom values (None: none); bodies of the
+            ``value_endpoints`` routes are limited to it plus
+            :data:`~xcomkit.server.offload.VALUE_BODY_SLACK` bytes (at most
+            ``max_body_bytes``).
+        value_endpoints: the endpoint functions of the routes whose body holds a value.
     """
 
     def __init__(
@@ -117,6 +125,8 @@ class RequestGuard:
         login_body_bytes: int,
         body_timeout: float = 30.0,
         login_body_timeout: float = 5.0,
+        max_value_bytes: int | None = None,
+        value_endpoints: set[Callable[..., Any]] | frozenset[Callable[..., Any]] = frozenset(),
     ) -> None:
         self.app = app
         self._fastapi_app = fastapi_app
@@ -127,6 +137,8 @@ class RequestGuard:
         self.login_body_bytes = login_body_bytes
         self.body_timeout = body_timeout
         self.login_body_timeout = login_body_timeout
+        self.max_value_bytes = max_value_bytes
+        self._value_endpoints = frozenset(value_endpoints)
         self._routes: list[tuple[APIRoute, _Need]] | None = None
 
     def _route_needs(self) -> list[tuple[APIRoute, _Need]]:
@@ -181,6 +193,14 @@ class RequestGuard:
             return
         login = scope["path"].startswith("/auth/")
         limit = self.login_body_bytes if login else self.max_body_bytes
+        detail = None
+        route = scope.get("route")
+        if self.max_value_bytes is not None and getattr(route, "endpoint", None) in (
+            self._value_endpoints
+        ):
+            value_limit = self.max_value_bytes + VALUE_BODY_SLACK
+            if value_limit < limit:
+                limit, detail = value_limit, too_large_detail(None, self.max_value_bytes)
         # A body trickled in a byte at a time would hold its connection (and, for a
         # login, needs no credentials): the whole body has a time limit too.
         seconds = self.login_body_timeout if login else self.body_timeout
@@ -193,7 +213,7 @@ class RequestGuard:
                 except ValueError:
                     declared = 0  # the server's parser refuses such requests itself
                 if declared > limit:
-                    await too_large(limit)(scope, receive, send)
+                    await too_large(limit, detail)(scope, receive, send)
                     return
                 break
 
@@ -209,7 +229,7 @@ class RequestGuard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    raise BodyTooLarge(limit, detail)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -20,6 +20,7 @@ from xcomkit.address import WILDCARD
 from xcomkit.errors import BadRequest, Conflict, NotFound
 from xcomkit.store import dag_runs, registry
 from xcomkit.store.database import Database
+from xcomkit.store.xcoms import XComStore
 
 log = logging.getLogger("xcomkit.service")
 
@@ -136,8 +137,12 @@ def patch_dag_run(db: Database, dag_id: str, dag_run_id: str, changes: dict[str,
     return updated
 
 
-def delete_dag_run(db: Database, dag_id: str, dag_run_id: str) -> None:
-    """Delete a run and its XComs.
+def delete_dag_run(
+    db: Database, dag_id: str, dag_run_id: str, *, freed: list[str] | None = None
+) -> None:
+    """Delete a run and its XComs. ``freed``: as for
+    :func:`xcomkit.service.xcoms.update_xcom`, for every XCom of the run whose value was
+    in object storage.
 
     Raises:
         NotFound: no such run.
@@ -152,7 +157,10 @@ def delete_dag_run(db: Database, dag_id: str, dag_run_id: str) -> None:
                 f"The DagRun with dag_id: `{dag_id}` and run_id: `{dag_run_id}` "
                 f"cannot be deleted in {row.state} state"
             )
+        refs = XComStore(conn).value_refs_of_run(row.id) if freed is not None else []
         dag_runs.delete_run(conn, row.id)
+    if freed is not None:
+        freed.extend(refs)
 
 
 def trigger_dag_run(

@@ -18,7 +18,8 @@ from xcomkit import values
 from xcomkit.address import XComAddress
 from xcomkit.errors import Conflict, NotFound
 from xcomkit.store.database import Database
-from xcomkit.store.xcoms import Entry, ListFilter, XComExists, XComStore
+from xcomkit.store.objects import StoredValue
+from xcomkit.store.xcoms import ENTRY_FIELDS, Entry, ListFilter, XComExists, XComStore
 
 
 def _now() -> datetime:
@@ -53,17 +54,21 @@ def list_xcoms(
     limit: int,
     offset: int,
 ) -> tuple[list[Row[Any]], int]:
-    """A page of XComs and the total count; see :meth:`XComStore.list`."""
+    """A page of XComs and the total count; see :meth:`XComStore.page`."""
     with db.reading() as conn:
-        return XComStore(conn).list(f, order_by=order_by, limit=limit, offset=offset)
+        return XComStore(conn).page(f, order_by=order_by, limit=limit, offset=offset)
 
 
-def create_xcom(db: Database, address: XComAddress, value: Any) -> Entry:
+def create_xcom(
+    db: Database, address: XComAddress, value: Any, *, stored: StoredValue | None = None
+) -> Entry:
     """Create an XCom and return it as :func:`get_xcom` would.
 
     One query checks the target, one inserts (and one counts it in its DAG run); the
     answer is built from what is known. ``value`` must already have passed
-    :func:`xcomkit.values.check_value`.
+    :func:`xcomkit.values.check_value`. ``stored``, when given, is ``value`` already
+    encoded (and perhaps put in object storage, see :mod:`xcomkit.store.objects`);
+    ``value`` is then not looked at.
 
     Raises:
         NotFound: the DAG, the task in it, or the DAG run does not exist (checked in
@@ -71,7 +76,7 @@ def create_xcom(db: Database, address: XComAddress, value: Any) -> Entry:
         Conflict: the key exists for that task instance and map_index (also when a
             concurrent request created it first). Nothing is written.
     """
-    value_json = values.encode(value)
+    stored = stored or StoredValue(values.encode(value))
     timestamp = _now()
     dag_id, run_id, task_id = address.dag_id, address.dag_run_id, address.task_id
     try:
@@ -84,7 +89,13 @@ def create_xcom(db: Database, address: XComAddress, value: Any) -> Entry:
                 raise NotFound(f"Task with ID: `{task_id}` not found in dag: `{dag_id}`")
             if target.id is None:
                 raise NotFound(f"Dag Run with ID: `{run_id}` not found for dag: `{dag_id}`")
-            store.insert(address, dag_run_pk=target.id, value_json=value_json, timestamp=timestamp)
+            store.insert(
+                address,
+                dag_run_pk=target.id,
+                value_json=None if stored.ref else stored.json,
+                value_ref=stored.ref,
+                timestamp=timestamp,
+            )
     except XComExists:
         raise Conflict(
             f"The XCom with key: `{address.key}` with mentioned task instance already exists."
@@ -100,34 +111,60 @@ def create_xcom(db: Database, address: XComAddress, value: Any) -> Entry:
         dag_display_name=target.dag_display_name,
         task_display_name=target.task_display_name,
         run_after=target.run_after,
-        value=value_json,
+        value=stored.json,
     )
 
 
-def update_xcom(db: Database, address: XComAddress, value: Any) -> Row[Any]:
+def update_xcom(
+    db: Database,
+    address: XComAddress,
+    value: Any,
+    *,
+    stored: StoredValue | None = None,
+    freed: list[str] | None = None,
+) -> Entry:
     """Replace an XCom's value (its timestamp becomes now, as Airflow re-inserts it) and
-    return it as :func:`get_xcom` would. Two queries: the update, then the read back.
+    return it as :func:`get_xcom` would. Two queries: the update, then the read back
+    (three with ``freed``: the old value's object name is read first).
+
+    ``stored``: as for :func:`create_xcom`. ``freed``: if given, the name of the object
+    that held the old value (if any) is appended once the change has committed; the
+    caller removes it.
 
     Raises:
         NotFound: no XCom with that key for the task instance and map_index.
     """
-    value_json = values.encode(value)
+    stored = stored or StoredValue(values.encode(value))
     with db.writing() as conn:
         store = XComStore(conn)
-        if not store.update(address, value_json=value_json, timestamp=_now()):
+        old_ref = store.value_ref(address) if freed is not None else None
+        changed = store.update(
+            address,
+            value_json=None if stored.ref else stored.json,
+            value_ref=stored.ref,
+            timestamp=_now(),
+        )
+        if not changed:
             raise _missing(address)
         row = store.get(address)
     assert row is not None
-    return row
+    if old_ref is not None and freed is not None:
+        freed.append(old_ref)
+    return Entry._make((*row[: len(ENTRY_FIELDS)], stored.json, None))
 
 
-def delete_xcom(db: Database, address: XComAddress) -> None:
-    """Delete one XCom. Two statements: the delete, and its DAG run's count.
+def delete_xcom(db: Database, address: XComAddress, *, freed: list[str] | None = None) -> None:
+    """Delete one XCom. Two statements: the delete, and its DAG run's count (three with
+    ``freed``, as for :func:`update_xcom`).
 
     Raises:
         NotFound: no XCom with that key for the task instance and map_index.
     """
     with db.writing() as conn:
-        deleted = XComStore(conn).delete(address)
+        store = XComStore(conn)
+        old_ref = store.value_ref(address) if freed is not None else None
+        deleted = store.delete(address)
     if not deleted:
         raise _missing(address)
+    if old_ref is not None and freed is not None:
+        freed.append(old_ref)

@@ -31,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 
 ID_LEN = 250
 KEY_LEN = 512
+VALUE_REF_LEN = 64
 
 metadata = MetaData(
     naming_convention={
@@ -149,6 +150,9 @@ xcom = Table(
     Column("dag_id", String(ID_LEN), nullable=False),
     Column("run_id", String(ID_LEN), nullable=False),
     Column("value", Text, nullable=True),  # compact JSON text, spliced into responses as is
+    # Set when the value is kept in object storage (then ``value`` is NULL): the object's
+    # name under the configured store (xcomkit.store.objects).
+    Column("value_ref", String(VALUE_REF_LEN), nullable=True),
     Column("timestamp", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("dag_run_id", "task_id", "map_index", "key"),
     ForeignKeyConstraint(["dag_run_id"], ["dag_run.id"], ondelete="CASCADE"),
@@ -157,6 +161,8 @@ xcom = Table(
     Index("ix_xcom_ti", "dag_id", "task_id", "run_id", "map_index", "key", "dag_run_id"),
     Index("ix_xcom_key", "key"),
     Index("ix_xcom_run_id", "run_id"),
+    # The garbage collector's "which objects do rows point at" (NULLs: most rows).
+    Index("ix_xcom_value_ref", "value_ref"),
 )
 
 user = Table(

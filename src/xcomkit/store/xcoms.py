@@ -68,10 +68,13 @@ class Entry(NamedTuple):
     task_display_name: str
     run_after: datetime
     value: str | None
+    #: The name of the object holding the value when it is in object storage (``value``
+    #: is then None until :mod:`xcomkit.store.objects` reads it).
+    value_ref: str | None = None
 
 
 #: The fields of Airflow's XComResponse, in order (the entry columns select them so).
-ENTRY_FIELDS: tuple[str, ...] = Entry._fields[:-1]
+ENTRY_FIELDS: tuple[str, ...] = Entry._fields[:-2]
 assert tuple(str(c.key) for c in _ENTRY_COLUMNS) == ENTRY_FIELDS
 
 
@@ -116,15 +119,17 @@ def _identity_params(address: XComAddress) -> dict[str, Any]:
     }
 
 
-_GET_ONE = _joined(*_ENTRY_COLUMNS, xcom.c.value).where(*_IDENTITY)
+_GET_ONE = _joined(*_ENTRY_COLUMNS, xcom.c.value, xcom.c.value_ref).where(*_IDENTITY)
 _UPDATE = (
     update(xcom)
     .where(*_IDENTITY)
     .values(
         value=bindparam("new_value"),
+        value_ref=bindparam("new_value_ref"),
         timestamp=bindparam("new_timestamp", type_=xcom.c.timestamp.type),
     )
 )
+_VALUE_REF = select(xcom.c.value_ref).where(*_IDENTITY).with_for_update()
 _DELETE = delete(xcom).where(*_IDENTITY)
 _INSERT = insert(xcom)
 # dag_run.xcom_count follows every insert and delete, in the same transaction.
@@ -331,7 +336,8 @@ class XComStore:
         self.conn = conn
 
     def get(self, address: XComAddress) -> Row[Any] | None:
-        """One XCom (an :class:`Entry`-shaped row with ``value``), or None. One indexed query."""
+        """One XCom (an :class:`Entry`-shaped row with ``value`` and ``value_ref``), or
+        None. One indexed query."""
         return self.conn.execute(_GET_ONE, _identity_params(address)).first()
 
     def create_target(self, dag_id: str, run_id: str, task_id: str) -> Row[Any] | None:
@@ -343,7 +349,7 @@ class XComStore:
         params = {"the_dag_id": dag_id, "the_run_id": run_id, "the_task_id": task_id}
         return self.conn.execute(_CREATE_TARGET, params).first()
 
-    def list(
+    def page(
         self,
         f: ListFilter,
         *,
@@ -367,10 +373,17 @@ class XComStore:
         return list(rows), total
 
     def insert(
-        self, address: XComAddress, *, dag_run_pk: int, value_json: str, timestamp: datetime
+        self,
+        address: XComAddress,
+        *,
+        dag_run_pk: int,
+        value_json: str | None,
+        timestamp: datetime,
+        value_ref: str | None = None,
     ) -> None:
         """Insert one XCom into the DAG run whose key is ``dag_run_pk``, and count it in
-        the run's kept ``xcom_count``. Two statements.
+        the run's kept ``xcom_count``. Two statements. ``value_json`` None and
+        ``value_ref`` set: the value is kept in an object (:mod:`xcomkit.store.objects`).
 
         Raises:
             XComExists: the (dag run, task_id, map_index, key) is taken, also when a
@@ -388,6 +401,7 @@ class XComStore:
                     "key": address.key,
                     "map_index": address.map_index,
                     "value": value_json,
+                    "value_ref": value_ref,
                     "timestamp": timestamp,
                 },
             )
@@ -395,11 +409,35 @@ class XComStore:
             raise XComExists(address.key) from exc
         self.conn.execute(_COUNT_UP, {"the_run_pk": dag_run_pk})
 
-    def update(self, address: XComAddress, *, value_json: str, timestamp: datetime) -> int:
-        """Replace an XCom's value and timestamp; the number of rows changed (0 or 1)."""
+    def update(
+        self,
+        address: XComAddress,
+        *,
+        value_json: str | None,
+        timestamp: datetime,
+        value_ref: str | None = None,
+    ) -> int:
+        """Replace an XCom's value (``value_json``, or an object's name in ``value_ref``)
+        and timestamp; the number of rows changed (0 or 1)."""
         params = _identity_params(address)
-        params.update(new_value=value_json, new_timestamp=timestamp)
+        params.update(new_value=value_json, new_value_ref=value_ref, new_timestamp=timestamp)
         return self.conn.execute(_UPDATE, params).rowcount
+
+    def value_ref(self, address: XComAddress) -> str | None:
+        """The object name an XCom's value is kept under (None: in its row, or no such
+        XCom), locking the row on PostgreSQL until the transaction ends (an update or
+        delete reads it before it changes the row, so that no concurrent writer frees
+        the same object)."""
+        return self.conn.execute(_VALUE_REF, _identity_params(address)).scalar_one_or_none()
+
+    def value_refs_of_run(self, dag_run_pk: int) -> list[str]:
+        """The object names of a DAG run's XComs kept in object storage."""
+        rows = self.conn.execute(
+            select(xcom.c.value_ref).where(
+                xcom.c.dag_run_id == dag_run_pk, xcom.c.value_ref.is_not(None)
+            )
+        )
+        return [ref for (ref,) in rows]
 
     def delete(self, address: XComAddress) -> int:
         """Delete one XCom and uncount it; the number of rows deleted (0 or 1)."""

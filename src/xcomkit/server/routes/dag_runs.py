@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy import ColumnElement, Row
 
 from xcomkit import values
-from xcomkit.server import audit, cursors
+from xcomkit.server import audit, cursors, offload
 from xcomkit.server.deps import Reader, Writer
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import DagRunListQuery, DagRunPatchBody, TriggerDAGRunPostBody
@@ -318,6 +318,8 @@ async def patch_dag_run(
 @router.delete("/{dag_run_id}", status_code=204, response_class=Response)
 async def delete_dag_run(caller: Writer, dag_id: str, dag_run_id: str) -> Response:
     """Delete a run and its XComs: 204; 404 for a missing run; 409 for a running one."""
-    await caller.ctx.work.write(rules.delete_dag_run, dag_id, dag_run_id)
+    freed = offload.freeing(caller.ctx)
+    await caller.ctx.work.write(rules.delete_dag_run, dag_id, dag_run_id, freed=freed)
+    await offload.release(caller.ctx, freed)
     # Airflow's 204 carries its JSON content type, with no body.
     return Response(status_code=204, headers={"content-type": "application/json"})

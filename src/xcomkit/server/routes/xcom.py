@@ -16,7 +16,8 @@ from sqlalchemy import Row
 
 from xcomkit import values
 from xcomkit.address import WILDCARD, XComAddress
-from xcomkit.server import audit
+from xcomkit.errors import ServiceError
+from xcomkit.server import audit, offload
 from xcomkit.server.deps import Reader, Writer
 from xcomkit.server.encoding import JSONBytes, dumps, json_response
 from xcomkit.server.models import (
@@ -66,13 +67,20 @@ async def get_xcom_entry(
     q: Annotated[XComGetQuery, Query()],
 ) -> Response:
     """Get one XCom: native JSON, or with ``deserialize``/``stringify`` applied."""
+    ctx = caller.ctx
     address = XComAddress(dag_id, dag_run_id, task_id, xcom_key, q.map_index)
-    row = await caller.ctx.work.read(rules.get_xcom, address)
+
+    async def read() -> Any:
+        return await ctx.work.read(rules.get_xcom, address)
+
+    row = await read()
+    if row.value_ref is not None:  # kept in object storage
+        row = await offload.resolve(ctx, row, read)
     if not q.deserialize and not q.stringify:
         return _native(row)
     if len(row.value or "") > TRANSFORM_INLINE_CHARS:
         # Parsing, str() and re-encoding a large value takes CPU seconds: not on the loop.
-        body = await caller.ctx.work.compute(_transformed, row, q.deserialize, q.stringify)
+        body = await ctx.work.compute(_transformed, row, q.deserialize, q.stringify)
     else:
         body = _transformed(None, row, q.deserialize, q.stringify)
     return body if isinstance(body, Response) else JSONBytes(body)
@@ -158,8 +166,14 @@ async def create_xcom_entry(
 ) -> Response:
     """Create an XCom (201); 404 for a missing DAG, task or DAG run; 409 if it exists."""
     audit.note(request, key=request_body.key, map_index=request_body.map_index)
+    ctx = caller.ctx
     address = XComAddress(dag_id, dag_run_id, task_id, request_body.key, request_body.map_index)
-    row = await caller.ctx.work.write(rules.create_xcom, address, request_body.value)
+    stored = await offload.prepare(ctx, request_body.value)
+    try:
+        row = await ctx.work.write(rules.create_xcom, address, request_body.value, stored=stored)
+    except ServiceError:  # nothing was written: its object is no one's
+        await offload.discard(ctx, stored)
+        raise
     return _native(row, 201)
 
 
@@ -175,8 +189,18 @@ async def update_xcom_entry(
 ) -> Response:
     """Replace an XCom's value; 404 if there is none for that key and map_index."""
     audit.note(request, map_index=patch_body.map_index)
+    ctx = caller.ctx
     address = XComAddress(dag_id, dag_run_id, task_id, xcom_key, patch_body.map_index)
-    row = await caller.ctx.work.write(rules.update_xcom, address, patch_body.value)
+    stored = await offload.prepare(ctx, patch_body.value)
+    freed = offload.freeing(ctx)
+    try:
+        row = await ctx.work.write(
+            rules.update_xcom, address, patch_body.value, stored=stored, freed=freed
+        )
+    except ServiceError:
+        await offload.discard(ctx, stored)
+        raise
+    await offload.release(ctx, freed)
     return _native(row)
 
 
@@ -192,6 +216,9 @@ async def delete_xcom_entry(
 ) -> Response:
     """Delete an XCom (204); 404 if there is none for that key and map_index."""
     audit.note(request, map_index=map_index)
+    ctx = caller.ctx
     address = XComAddress(dag_id, dag_run_id, task_id, xcom_key, map_index)
-    await caller.ctx.work.write(rules.delete_xcom, address)
+    freed = offload.freeing(ctx)
+    await ctx.work.write(rules.delete_xcom, address, freed=freed)
+    await offload.release(ctx, freed)
     return Response(status_code=204, headers={"content-type": "application/json"})
