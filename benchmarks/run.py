@@ -1002,6 +1002,33 @@ def print_report(report: dict[str, Any], results: list[Result]) -> None:
 
         print()
         print_offload(report["offload"])
+    if "transfer" in report:
+        print_transfer(report["transfer"], results)
+
+
+def print_transfer(transfer: dict[str, Any], results: list[Result]) -> None:
+    """The export/import rates, beside the same run's wrk figures of xcomkit-sqlite
+    (create for import, get_one for export): with one request per XCom, those bound them."""
+    wrk = {
+        r.scenario: r.ok_rps for r in results if r.server == "xcomkit-sqlite" and r.phase == "empty"
+    }
+    print(
+        f"\n== xcomkit xcom export/import, {transfer['xcoms']:,} XComs, one xcomkit-sqlite "
+        "worker each (target >= 2,000 XComs/s each way) =="
+    )
+    for step, label, scenario in (
+        ("import_a", "import (empty server)", "create"),
+        ("export_a", "export", "get_one"),
+        ("import_b", "import of the export", "create"),
+    ):
+        f = transfer[step]
+        beside = f"{wrk[scenario]:,.0f} req/s" if scenario in wrk else "not measured"
+        print(
+            f"{label:<22} {f['rate']:7,} XComs/s   server {scenario} (wrk) {beside};"
+            f" CPU/XCom client {f['client_ms']:.2f} ms, server {f['server_ms']:.2f} ms"
+            f" (ceiling {f['server_ceiling']:,}/s)"
+        )
+    print(f"stores equal: {transfer['stores_equal']}")
 
 
 def postgres_phase(

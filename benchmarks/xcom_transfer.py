@@ -1,6 +1,6 @@
 """Export/import throughput of ``xcomkit xcom export`` / ``import`` on SQLite.
 
-    .venv/bin/python benchmarks/xcom_transfer.py [--xcoms 10000] [--workers 8]
+    .venv/bin/python benchmarks/xcom_transfer.py [--xcoms 10000] [--workers 16]
 
 Starts two xcomkit servers (``xcomkit serve``, one worker, fresh SQLite files, the demo
 DAG), then, each timed as a user runs it (the CLI as a subprocess, start-up included):
@@ -10,7 +10,11 @@ DAG), then, each timed as a user runs it (the CLI as a subprocess, start-up incl
 3. ``import`` of that export into the empty server B, then ``export`` of B, which must
    equal A's export line for line (the stores are equal).
 
-Prints XComs/s for each step. Numbers only: nothing here asserts a target.
+Prints XComs/s for each step, with the CPU milliseconds per XCom of the CLI and of the
+server, the server's ceiling (XComs/s one server process could reach on a core of its
+own, from its CPU per XCom), and how much of the step's time the server spent on a CPU
+or waiting for one (near 100% together: the server was the bound). Linux only (``/proc``).
+Numbers only: nothing here asserts a target.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import secrets
 import subprocess
 import sys
@@ -33,7 +38,28 @@ DEMO = ROOT / "examples" / "demo_dags.yaml"
 USER = "bench"
 
 
-def start(workdir: Path, name: str) -> tuple[str, object]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sched_seconds(pid: int) -> tuple[float, float]:
+    """``(on-CPU, waiting for a CPU)`` seconds of every thread of ``pid`` so far (Linux
+    ``/proc/<pid>/task/*/schedstat``): a server whose two add up to the wall time was the
+    bound, whether it ran or waited for a core the machine's other work held."""
+    running = waiting = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            on_cpu, queued, _ = stat.read_text().split()
+        except (OSError, ValueError):
+            continue  # a thread that just ended
+        running += int(on_cpu)
+        waiting += int(queued)
+    return running / 1e9, waiting / 1e9
+
+
+def start(workdir: Path, name: str) -> tuple[str, object, int]:
     db = f"sqlite:///{workdir / (name + '.db')}"
     password = secrets.token_urlsafe(16)
     subprocess.run(
@@ -54,19 +80,23 @@ def start(workdir: Path, name: str) -> tuple[str, object]:
         [xcomkit_bin(), "login", "--api-url", url, "-u", USER],
         input=password + "\n", text=True, check=True, capture_output=True, cwd=workdir,
     )  # fmt: skip
-    return url, stopper(proc)
+    return url, stopper(proc), proc.pid
 
 
-def cli(workdir: Path, *args: str, stdout: object = subprocess.PIPE) -> tuple[float, str]:
+def cli(workdir: Path, *args: str, stdout: object = subprocess.PIPE) -> tuple[float, float, str]:
+    """Run ``xcomkit xcom ARGS``; return ``(wall seconds, its CPU seconds, output)``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
         [xcomkit_bin(), "xcom", *args], cwd=workdir, stdout=stdout, stderr=subprocess.PIPE,
         text=True, check=False,
     )  # fmt: skip
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if result.returncode != 0:
         raise RuntimeError(f"xcomkit xcom {' '.join(args)}: {result.stderr}")
-    return elapsed, (result.stdout or "") + result.stderr
+    return elapsed, cpu, (result.stdout or "") + result.stderr
 
 
 def records(n: int) -> str:
@@ -89,39 +119,76 @@ def records(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report(step: str, xcoms: int, seconds: float, out: str = "") -> float:
-    """Print one step's rate; return it (XComs per second)."""
-    rate = xcoms / seconds
-    print(f"{step:<15} {rate:8,.0f} XComs/s  ({seconds:.2f} s) {out.strip()}")
-    return rate
-
-
-def run_transfer(xcoms: int = 10_000, workers: int = 8) -> dict[str, object]:
-    """The three timed steps (see the module docstring); prints and returns the figures.
+def step(
+    name: str, xcoms: int, server_pid: int, workdir: Path, *args: str, stdout: object = None
+) -> dict[str, float]:
+    """Run one timed CLI step against the server ``server_pid``; print and return its figures.
 
     Returns:
-        ``{"xcoms", "workers", "import_a", "export_a", "import_b"`` (XComs/s),
-        ``"stores_equal"}``.
+        ``{"rate"`` (XComs/s, wall clock, CLI start-up included), ``"seconds"``,
+        ``"client_ms"``, ``"server_ms"`` (CPU milliseconds per XCom of the CLI process
+        and of the server process)``}``.
     """
-    flags = ["--workers", str(workers)]
+    server_before = cpu_seconds(server_pid)
+    ran_before, waited_before = sched_seconds(server_pid)
+    if stdout is None:
+        seconds, client_cpu, out = cli(workdir, *args)
+    else:
+        seconds, client_cpu, out = cli(workdir, *args, stdout=stdout)
+    server_cpu = cpu_seconds(server_pid) - server_before
+    ran, waited = sched_seconds(server_pid)
+    figures = {
+        "rate": round(xcoms / seconds),
+        "seconds": round(seconds, 2),
+        "client_ms": round(client_cpu * 1000 / xcoms, 3),
+        "server_ms": round(server_cpu * 1000 / xcoms, 3),
+        # What one server process could do if it had a core to itself: 1 / its CPU per XCom.
+        "server_ceiling": round(xcoms / server_cpu) if server_cpu else 0,
+        "server_on_cpu": round((ran - ran_before) / seconds, 2),
+        "server_waiting_for_cpu": round((waited - waited_before) / seconds, 2),
+        "load_average": round(os.getloadavg()[0], 1),
+    }
+    print(
+        f"{name:<15} {figures['rate']:8,} XComs/s  ({seconds:.2f} s) {out.strip()}\n"
+        f"{'':15} CPU per XCom: client {figures['client_ms']:.2f} ms, server "
+        f"{figures['server_ms']:.2f} ms (one server process's ceiling "
+        f"{figures['server_ceiling']:,}/s); server threads on a CPU "
+        f"{figures['server_on_cpu']:.0%} and waiting for one "
+        f"{figures['server_waiting_for_cpu']:.0%} of the time (summed); load average "
+        f"{figures['load_average']}"
+    )
+    return figures
+
+
+def run_transfer(xcoms: int = 10_000, workers: int | None = None) -> dict[str, object]:
+    """The three timed steps (see the module docstring); prints and returns the figures.
+
+    Args:
+        workers: ``--workers`` of the CLI (requests in flight); ``None``: its default.
+
+    Returns:
+        ``{"xcoms", "workers", "import_a", "export_a", "import_b"`` (each the dict of
+        :func:`step`), ``"stores_equal"}``.
+    """
+    flags = [] if workers is None else ["--workers", str(workers)]
     with tempfile.TemporaryDirectory(prefix="xcomkit-transfer-") as tmp:
         workdir = Path(tmp)
         saved = os.environ.get("XDG_CONFIG_HOME")
         os.environ["XDG_CONFIG_HOME"] = str(workdir / "config")
         source = workdir / "source.jsonl"
         source.write_text(records(xcoms))
-        a_url, stop_a = start(workdir, "a")
-        b_url, stop_b = start(workdir, "b")
+        a_url, stop_a, a_pid = start(workdir, "a")
+        b_url, stop_b, b_pid = start(workdir, "b")
         try:
-            seconds, out = cli(workdir, "import", str(source), "--api-url", a_url, *flags)
-            import_a = report("import into A", xcoms, seconds, out)
+            import_a = step("import into A", xcoms, a_pid, workdir,
+                            "import", str(source), "--api-url", a_url, *flags)  # fmt: skip
             exported = workdir / "a.jsonl"
             with exported.open("w") as f:
-                seconds, _ = cli(workdir, "export", "xcom_demo", "run_1", "--api-url", a_url,
-                                 *flags, stdout=f)  # fmt: skip
-            export_a = report("export from A", xcoms, seconds)
-            seconds, out = cli(workdir, "import", str(exported), "--api-url", b_url, *flags)
-            import_b = report("import into B", xcoms, seconds, out)
+                export_a = step("export from A", xcoms, a_pid, workdir,
+                                "export", "xcom_demo", "run_1", "--api-url", a_url, *flags,
+                                stdout=f)  # fmt: skip
+            import_b = step("import into B", xcoms, b_pid, workdir,
+                            "import", str(exported), "--api-url", b_url, *flags)  # fmt: skip
             again = workdir / "b.jsonl"
             with again.open("w") as f:
                 cli(workdir, "export", "xcom_demo", "run_1", "--api-url", b_url, stdout=f)
@@ -138,9 +205,9 @@ def run_transfer(xcoms: int = 10_000, workers: int = 8) -> dict[str, object]:
     return {
         "xcoms": xcoms,
         "workers": workers,
-        "import_a": round(import_a),
-        "export_a": round(export_a),
-        "import_b": round(import_b),
+        "import_a": import_a,
+        "export_a": export_a,
+        "import_b": import_b,
         "stores_equal": equal,
     }
 
@@ -148,7 +215,7 @@ def run_transfer(xcoms: int = 10_000, workers: int = 8) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--xcoms", type=int, default=10_000)
-    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--workers", type=int, default=None, help="the CLI's --workers")
     args = p.parse_args(argv)
     return 0 if run_transfer(args.xcoms, args.workers)["stores_equal"] else 1
 

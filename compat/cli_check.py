@@ -1,10 +1,11 @@
 """The same ``xcomkit xcom`` commands against a live Airflow 3.3.2 and against xcomkit.
 
-Runs one script of commands (login, set, get, list, delete, export, import, and the
-error cases) as a user would — the ``xcomkit`` executable, its own config directory —
-against each server, and compares exit codes and outputs after dropping what must differ
-(write timestamps, the runs' run_after, the server's URL). JSON values, numbers and big
-integers included, must come out the same.
+Runs one script of commands (login, set, get, list, delete, export, import — including
+an export of more XComs than one page of Airflow's list, and a refused token renewed from
+a kept login — and the error cases) as a user would — the ``xcomkit`` executable, its
+own config directory — against each server, and compares exit codes and outputs after
+dropping what must differ (write timestamps, the runs' run_after, the server's URL). JSON
+values, numbers and big integers included, must come out the same.
 
 ``make compat`` runs it (compat/run.py) on the servers it starts; alone::
 
@@ -19,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,10 +78,40 @@ SCRIPT: list[tuple[list[str], str | None, str]] = [
     (["xcom", "export", DAG_ID, RUN_ID], None, "jsonl"),
     (["xcom", "delete", *ADDR, "cli_num", "--map-index", "2"], None, "text"),
     (["xcom", "delete", *ADDR, "cli_text"], None, "text"),
-    (["xcom", "import", "-"], "@export", "text"),
-    (["xcom", "import", "-", "--overwrite"], "@export", "text"),
+    (["xcom", "import", "-", "--workers", "1"], "@export", "text"),
+    (["xcom", "import", "-", "--overwrite", "--workers", "1"], "@export", "text"),
     (["xcom", "export", "~", RUN_ID], None, "jsonl"),
+    # More XComs than one page of Airflow's list (maximum_page_limit 100): export asks for
+    # 1000 a page and must follow what the server returned. The imports go one line at a
+    # time: Airflow 3.3.2 on SQLite (the reference here) answers concurrent writes with
+    # 500 Database error (measured: with 2 in flight, 26 of 100 lines failed).
+    (["xcom", "import", "-", "--workers", "1"], "@paged", "text"),
+    (["xcom", "export", DAG_ID, RUN_ID, "--workers", "16"], None, "jsonl"),
+    (["xcom", "import", "-", "--overwrite", "--workers", "1"], "@paged", "text"),
+    # A kept login renews a token the server refuses (Airflow: 403 Invalid JWT token).
+    (["@renewal"], None, "json"),
 ]
+
+#: Lines of the paged import (each with an integer past 64 bits).
+PAGED = 150
+
+
+def paged_lines() -> str:
+    """:data:`PAGED` JSONL records on ``fetch`` of the check's run."""
+    return "".join(
+        json.dumps(
+            {
+                "dag_id": DAG_ID,
+                "run_id": RUN_ID,
+                "task_id": "fetch",
+                "map_index": -1,  # Airflow answers 500 for one no task instance has
+                "key": f"cli_page_{i:03}",
+                "value": {"i": i, "big": 2**70 + i, "f": i / 8},
+            }
+        )
+        + "\n"
+        for i in range(PAGED)
+    )
 
 
 @dataclass
@@ -154,12 +186,40 @@ def run_script(base_url: str, username: str, password: str) -> list[Step]:
         for args, stdin, how in SCRIPT:
             if stdin == "@export":
                 stdin = last_export
-            r = run(args, stdin)
+            elif stdin == "@paged":
+                stdin = paged_lines()
+            if args == ["@renewal"]:
+                r = _renewal(run, username, password, Path(tmp))
+            else:
+                r = run(args, stdin)
             if args[:2] == ["xcom", "export"]:
                 last_export = r.stdout
             stderr = r.stderr.replace(base_url, "<api-url>")
             steps.append(Step(args, r.returncode, _read(r.stdout, how), stderr))
         return steps
+
+
+def _renewal(
+    run: Callable[[list[str], str | None], subprocess.CompletedProcess[str]],
+    username: str,
+    password: str,
+    config_home: Path,
+) -> subprocess.CompletedProcess[str]:
+    """``login --keep-password``, spoil the kept token's signature, then ``xcom get``: the
+    get must renew the token from the kept login and succeed."""
+    login = run(["login", "--username", username, "--keep-password"], password + "\n")
+    if login.returncode != 0:
+        return login
+    (kept_file,) = (config_home / "xcomkit" / "tokens").iterdir()
+    kept = json.loads(kept_file.read_text())
+    head, payload, signature = kept["token"].split(".")
+    kept["token"] = f"{head}.{payload}.{signature[::-1]}"
+    kept_file.write_text(json.dumps(kept))
+    got = run(["xcom", "get", *ADDR, "cli_big", "-o", "json"], None)
+    renewed = json.loads(kept_file.read_text())["token"] != kept["token"]
+    if got.returncode == 0 and not renewed:
+        got.stderr += "the kept token was not renewed\n"
+    return got
 
 
 def compare(airflow: list[Step], xcomkit: list[Step]) -> tuple[bool, str]:

@@ -201,3 +201,41 @@ def test_progress_bar_on_a_terminal_only(
     screen.truncate(0)
     r = logged_in("xcom", "export", "xcom_demo")
     assert "export" in screen.getvalue() and "1/1" in screen.getvalue()
+
+
+def test_concurrent_import_keeps_counts_exact_and_messages_in_line_order(
+    logged_in: Xk, tmp_path: Path
+) -> None:
+    """240 lines with 16 in flight: every 7th names a missing task (404), every 11th is
+    not JSON; the messages come in line order and the export equals the good lines."""
+    good = []
+    lines = []
+    for i in range(240):
+        record = {
+            "dag_id": "xcom_demo",
+            "run_id": "run_1",
+            "task_id": ("extract", "transform", "load")[i % 3],
+            "map_index": -1 if i % 4 else i,
+            "key": f"k{i:03}",
+            "value": [i, 2**70 + i],
+        }
+        if i % 11 == 5:
+            lines.append("{oops")
+        elif i % 7 == 3:
+            lines.append(json.dumps({**record, "task_id": "nope"}))
+        else:
+            lines.append(json.dumps(record))
+            good.append(record)
+    (tmp_path / "x.jsonl").write_text("\n".join(lines) + "\n")
+    r = logged_in("xcom", "import", str(tmp_path / "x.jsonl"), "--workers", "16")
+    failed = [n + 1 for n in range(240) if n % 11 == 5 or n % 7 == 3]
+    assert r.stdout == f"created {len(good)}, updated 0, skipped 0, failed {len(failed)}\n"
+    numbers = [int(line.split(":")[0].removeprefix("line ")) for line in r.stderr.splitlines()]
+    assert numbers == failed
+    assert failed[:2] == [4, 6]
+    assert r.exit_code == 1  # the first failure's: line 4's 404 (line 6's bad JSON is 2)
+    exported = _export(logged_in, "xcom_demo", "run_1", "--workers", "16")
+    key_order = sorted(good, key=lambda g: (g["task_id"], g["map_index"], g["key"]))
+    assert exported == key_order
+    r = logged_in("xcom", "import", str(tmp_path / "x.jsonl"), "--workers", "16")
+    assert r.stdout == f"created 0, updated 0, skipped {len(good)}, failed {len(failed)}\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -111,3 +113,67 @@ def test_token_expiry_reads_the_jwt_exp() -> None:
     assert token_expiry("x.eyJleHAiOiAxMjN9.y") == 123.0  # {"exp": 123}
     assert token_expiry("not a jwt") is None
     assert token_expiry("a.!!!.b") is None
+
+
+def test_a_refused_token_is_renewed_once_for_concurrent_requests() -> None:
+    """Eight requests refused together (401) share one renewal, then each is sent again."""
+    refused_together = threading.Barrier(8, timeout=10)
+    renewals: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.headers["authorization"] == "Bearer old":
+            refused_together.wait()
+            return httpx.Response(401, json={"detail": "Token Expired"})
+        return httpx.Response(200, json={"path": request.url.path})
+
+    def renew() -> str:
+        renewals.append("new")
+        return "new"
+
+    api = Remote(
+        "http://airflow.example",
+        "old",
+        transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
+        renew=renew,
+    )
+    with api, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: api.request("GET", f"/x/{i}"), range(8)))
+    assert answers == [(200, {"path": f"/x/{i}"}) for i in range(8)]
+    assert renewals == ["new"]
+    assert api.token == "new"
+
+
+@pytest.mark.parametrize(
+    ("status", "detail", "renewed"),
+    [
+        (401, "Not authenticated", True),
+        (403, "Invalid JWT token", True),
+        (403, "Forbidden", False),  # a role that may not do this: a new token changes nothing
+        (404, "not found", False),
+    ],
+)
+def test_which_refusals_renew_the_token(status: int, detail: str, renewed: bool) -> None:
+    renewals: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.headers["authorization"] == "Bearer new":
+            return httpx.Response(200, json={})
+        return httpx.Response(status, json={"detail": detail})
+
+    def renew() -> str:
+        renewals.append("new")
+        return "new"
+
+    api = Remote(
+        "http://airflow.example",
+        "old",
+        transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
+        renew=renew,
+    )
+    with api:
+        if renewed:
+            assert api.request("POST", "/x", body={"a": 1}) == (200, {})
+        else:
+            with pytest.raises(CliError):
+                api.request("POST", "/x", body={"a": 1})
+    assert renewals == (["new"] if renewed else [])

@@ -7,6 +7,12 @@ Tokens live in ``<config dir>/tokens/<hash of the API URL>.json`` (the config di
 ``$XDG_CONFIG_HOME/xcomkit``, by default ``~/.config/xcomkit`` on Linux; typer's (click's)
 ``get_app_dir`` elsewhere), each file readable by its owner only (0600), created with
 that mode (never briefly wider) and replaced atomically.
+
+A login kept with ``xcomkit login --keep-password`` also holds the password, in the same
+file: a token that has expired (by its ``exp`` claim before a command starts) or that the
+server refuses during one (401, or 403 ``Invalid JWT token``) is then renewed by logging
+in again, and the new token kept. Without a kept password an expired token is answered
+with the ``xcomkit login`` command to run.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -55,16 +63,21 @@ def token_path(api_url: str) -> Path:
     return config_dir() / "tokens" / f"{digest}.json"
 
 
-def save_token(api_url: str, username: str, token: str) -> Path:
-    """Keep ``token`` for ``api_url``; return the file (mode 0600, replaced atomically)."""
+def save_token(api_url: str, username: str, token: str, password: str | None = None) -> Path:
+    """Keep ``token`` (and, when given, ``password``, to renew it) for ``api_url``; return
+    the file (mode 0600, replaced atomically: a login without a password drops a kept one).
+    """
     path = token_path(api_url)
-    data = json.dumps({"api_url": normalize_url(api_url), "username": username, "token": token})
-    write_private(path, data)  # 0600 from the first byte, swapped in atomically
+    kept = {"api_url": normalize_url(api_url), "username": username, "token": token}
+    if password is not None:
+        kept["password"] = password
+    write_private(path, json.dumps(kept))  # 0600 from the first byte, swapped in atomically
     return path
 
 
 def load_token(api_url: str) -> dict[str, str] | None:
-    """The kept login of ``api_url`` (``{"api_url", "username", "token"}``), or ``None``."""
+    """The kept login of ``api_url`` (``{"api_url", "username", "token"}``, and
+    ``"password"`` when it was kept), or ``None``."""
     try:
         data = json.loads(token_path(api_url).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -113,7 +126,16 @@ def _phrase(status: int) -> str:
 
 
 _JSON_BODY = {"Content-Type": "application/json"}
-_NO_HEADERS: dict[str, str] = {}
+
+
+def _token_refused(response: Response) -> bool:
+    """The server refused the bearer token itself, as Airflow does: 401 (missing or
+    expired) or 403 ``Invalid JWT token`` (a bad signature, e.g. after the server's
+    secret changed), not a 403 for a role that may not do this."""
+    status = response.status_code
+    return status == 401 or (status == 403 and b"JWT" in response.content)
+
+
 _EXIT_BY_STATUS = {400: USAGE, 401: AUTH, 403: AUTH, 404: NOT_FOUND, 409: CONFLICT, 422: USAGE}
 
 
@@ -131,6 +153,11 @@ class Remote:
         timeout: seconds for connect, read and write, each.
         transport: an httpx transport to use instead of the network (tests).
         pool: connections kept open for reuse (one per concurrent request is best).
+        renew: called for a new token when the server refuses this one (401, or 403
+            ``Invalid JWT token``); it raises :class:`CliError` if it cannot. The request
+            is then sent once more: a refused token is decided before the server acts,
+            so a write is never done twice. Concurrent requests share one renewal; after
+            a failed renewal, refusals are reported as they come.
 
     Every method raises :class:`CliError` for a failure: exit 1 for 404, 2 for 400/422,
     3 for 401/403, 4 for 409, 5 for a 5xx or no answer; the message names the request
@@ -148,12 +175,13 @@ class Remote:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         pool: int = 16,
+        renew: Callable[[], str] | None = None,
     ) -> None:
         self.api_url = normalize_url(api_url)
         headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self._headers = headers
+        self._renew = renew
+        self._renew_lock = threading.Lock()
+        self._set_token(token)
         self._wire: StdlibWire | HttpxWire
         try:
             if transport is None:
@@ -166,6 +194,24 @@ class Remote:
                 )
         except ValueError as exc:
             raise CliError(f"--api-url {api_url!r}: {exc}", USAGE) from None
+
+    def _set_token(self, token: str | None) -> None:
+        self.token = token
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        # Swapped whole (never changed in place), so a request reads one consistent pair.
+        self._headers = (auth, {**auth, **_JSON_BODY})
+
+    def _renewed(self, refused: str | None) -> bool:
+        """Renew the token if ``refused`` is still the current one; True when there is a
+        newer token to send (renewed here or by a concurrent request)."""
+        with self._renew_lock:
+            if self._renew is None:
+                return False
+            if self.token == refused:
+                renew, self._renew = self._renew, None  # one failed renewal is enough
+                self._set_token(renew())
+                self._renew = renew
+            return True
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -199,17 +245,10 @@ class Remote:
         """
         target = self._wire.prefix + path + query_string(params or {})
         content = None if body is None else json.dumps(body, allow_nan=False).encode()
-        headers = _JSON_BODY if content is not None else _NO_HEADERS
-        attempt = 0
-        while True:
-            try:
-                response = self._wire.request(method, target, content, headers)
-                break
-            except WireError as exc:
-                if exc.sent or attempt >= self.RETRIES:
-                    reason = str(exc.cause) or type(exc.cause).__name__
-                    raise CliError(f"cannot reach {self.api_url}: {reason}", SERVER) from exc
-                attempt += 1
+        token = self.token
+        response = self._send(method, target, content)
+        if _token_refused(response) and self._renewed(token):
+            response = self._send(method, target, content)
         data = None
         if response.content:
             try:
@@ -221,6 +260,19 @@ class Remote:
             return status, data
         raise self._error(method, path, response, data)
 
+    def _send(self, method: str, target: str, content: bytes | None) -> Response:
+        plain, with_body = self._headers
+        headers = with_body if content is not None else plain
+        attempt = 0
+        while True:
+            try:
+                return self._wire.request(method, target, content, headers)
+            except WireError as exc:
+                if exc.sent or attempt >= self.RETRIES:
+                    reason = str(exc.cause) or type(exc.cause).__name__
+                    raise CliError(f"cannot reach {self.api_url}: {reason}", SERVER) from exc
+                attempt += 1
+
     def _error(self, method: str, path: str, response: Response, data: Any) -> CliError:
         status = response.status_code
         if isinstance(data, dict) and "detail" in data:
@@ -230,7 +282,7 @@ class Remote:
         else:
             detail = response.text.strip()[:200] or _phrase(status)
         message = f"{method} {self._wire.prefix}{unquote(path)}: {status} {detail}"
-        sent_token = "Authorization" in self._headers
+        sent_token = self.token is not None
         if sent_token and (status == 401 or (status == 403 and "JWT" in detail)):
             message += (
                 f" — the kept token is missing, invalid or expired; "
@@ -274,21 +326,54 @@ def login(api_url: str, username: str, password: str, *, transport: Any = None) 
     return str(data["access_token"])
 
 
-def connect(api_url: str | None, *, transport: Any = None) -> Remote:
+#: A kept token this close to its expiry (seconds) is renewed before a command starts.
+RENEW_AHEAD_S = 60
+
+
+def connect(api_url: str | None, *, transport: Any = None, pool: int = 16) -> Remote:
     """A :class:`Remote` for ``api_url`` (default :data:`DEFAULT_API_URL`) with its kept token.
 
+    With a kept password (``xcomkit login --keep-password``) a token that has expired, or
+    expires within a minute, is renewed first, and one refused later (401, or 403
+    ``Invalid JWT token``) is renewed then; the new token is kept.
+
+    Args:
+        pool: connections kept open (the number of concurrent requests).
+
     Raises:
-        CliError: (exit 3) no kept token for that URL, or it has expired.
+        CliError: (exit 3) no kept token for that URL; it has expired and no password is
+            kept; or the kept password was refused.
     """
     url = normalize_url(api_url or DEFAULT_API_URL)
     kept = load_token(url)
     if kept is None:
         raise CliError(f"not logged in to {url}; run: xcomkit login --api-url {url}", AUTH)
-    exp = token_expiry(kept["token"])
-    if exp is not None and exp <= time.time():
-        raise CliError(
-            f"the token for {url} (user {kept.get('username')}) has expired; "
-            f"run: xcomkit login --api-url {url}",
-            AUTH,
-        )
-    return Remote(url, kept["token"], transport=transport)
+    username, password = str(kept.get("username")), kept.get("password")
+    renew = None
+    if isinstance(password, str):
+
+        def renew() -> str:
+            try:
+                token = login(url, username, password, transport=transport)
+            except CliError as exc:
+                exc.message = (
+                    f"the token for {url} (user {username}) has expired and renewing it "
+                    f"failed: {exc.message}; run: xcomkit login --api-url {url}"
+                )
+                raise
+            save_token(url, username, token, password)
+            return token
+
+    token = kept["token"]
+    exp = token_expiry(token)
+    clock = time.time()
+    if exp is not None and exp <= clock + RENEW_AHEAD_S:
+        if renew is not None:
+            token = renew()
+        elif exp <= clock:
+            raise CliError(
+                f"the token for {url} (user {username}) has expired; "
+                f"run: xcomkit login --api-url {url} (add --keep-password to have it renewed)",
+                AUTH,
+            )
+    return Remote(url, token, transport=transport, pool=pool, renew=renew)

@@ -5,21 +5,31 @@ One JSON object per line, the whole address and the value::
     {"dag_id": "xcom_demo", "run_id": "run_1", "task_id": "extract", "map_index": -1,
      "key": "rows", "value": {"count": 3}}
 
-Export lists the entries (Airflow's list answers no values) and fetches each value with
-``GET .../xcomEntries/{key}``, several at a time; import sends ``POST`` per line (and,
-with ``--overwrite``, ``GET`` + ``PATCH`` for keys that exist with another value), so it
-is idempotent: a second import of the same file creates nothing.
+Airflow 3.3.2's REST API has no bulk XCom call and its list answers no values (nor has
+it an option to include them), so export lists the entries and fetches each value with
+``GET .../xcomEntries/{key}``, and import sends one ``POST`` per line (and, with
+``--overwrite``, ``GET`` + ``PATCH`` for keys that exist with another value); a second
+import of the same file creates nothing.
+
+Requests run on a thread pool over keep-alive connections, ``workers`` in flight at
+once, fed as a sliding window: a slow request never idles the others, and results are
+taken in input order, so the output file, the counts and the per-line messages come out
+in line order whatever order the answers arrive in. List pages are asked for with
+``limit=1000`` (a server caps it at its ``maximum_page_limit``, 100 on Airflow by
+default, and paging follows what it returned) and the next page is fetched while the
+values of the current one are.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar, cast
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -28,8 +38,13 @@ from xcomkit.shell import remote
 from xcomkit.shell.errors import NOT_FOUND, USAGE, CliError
 
 FIELDS = ("dag_id", "run_id", "task_id", "map_index", "key", "value")
-#: Lines sent per round of the thread pool (bounds memory and the --fail-fast overshoot).
-BATCH = 256
+#: Default number of requests in flight (``--workers``).
+WORKERS = 16
+#: Page size asked of the list endpoint; servers cap it (Airflow: maximum_page_limit).
+EXPORT_PAGE = 1000
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _console() -> Console:
@@ -55,6 +70,52 @@ def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None
         yield lambda n: bar.advance(task, n)
 
 
+def in_order(
+    pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], window: int
+) -> Iterator[R]:
+    """``fn(item)`` for each of ``items`` on ``pool``, at most ``window`` submitted ahead;
+    yields the results in the order of ``items``.
+
+    ``items`` is read lazily (only as far as the window reaches). An exception from
+    ``fn`` is raised where its result is due; when the caller stops early (an exception,
+    or closing the generator), submitted calls that have not started are cancelled.
+    """
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _entries(
+    api: remote.Remote, pool: ThreadPoolExecutor, path: str, first: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """The entries of ``first`` and of every page after it, each next page fetched on
+    ``pool`` while the current one is consumed (offset paging, as ``xcom list --all``)."""
+    page, offset = first, 0
+
+    def fetch(at: int) -> dict[str, Any]:
+        _, answer = api.request("GET", path, params={"limit": EXPORT_PAGE, "offset": at})
+        return cast(dict[str, Any], answer)
+
+    while True:
+        entries = page["xcom_entries"]
+        offset += len(entries)
+        following = None
+        if entries and offset < page["total_entries"]:
+            following = pool.submit(fetch, offset)
+        yield from entries
+        if following is None:
+            return
+        page = following.result()
+
+
 def export_entries(
     api: remote.Remote,
     out: TextIO,
@@ -62,18 +123,22 @@ def export_entries(
     dag_run_id: str = "~",
     task_id: str = "~",
     *,
-    workers: int = 8,
+    workers: int = WORKERS,
 ) -> int:
     """Write every XCom matching the address as one JSON line each; return how many.
+
+    Lines come in the list endpoint's default order (dag_id, task_id, run_id, map_index,
+    key), each ``{"dag_id", "run_id", "task_id", "map_index", "key", "value"}`` with the
+    value as the server's plain ``GET`` returns it (JSON types and big integers exact).
+
+    Args:
+        workers: requests in flight at once (value GETs and the next list page).
 
     Raises:
         CliError: a request failed (the lines written so far stay written).
     """
-    from xcomkit.shell.xcom import iter_entries
-
     path = api.xcom_entries_path(dag_id, dag_run_id, task_id)
-    _, first = api.request("GET", path, params={"limit": 1})
-    total = first["total_entries"]
+    _, first = api.request("GET", path, params={"limit": EXPORT_PAGE, "offset": 0})
 
     def fetch(entry: dict[str, Any]) -> str:
         url = api.xcom_entry_path(entry["dag_id"], entry["run_id"], entry["task_id"], entry["key"])
@@ -84,28 +149,17 @@ def export_entries(
         return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
 
     written = 0
-    with progress_bar("export", total) as advance, ThreadPoolExecutor(workers) as pool:
-        batch: list[dict[str, Any]] = []
-        for entry in iter_entries(api, path, {}):
-            batch.append(entry)
-            if len(batch) >= BATCH:
-                written += _write(pool, fetch, batch, out, advance)
-                batch = []
-        written += _write(pool, fetch, batch, out, advance)
+    with progress_bar("export", first["total_entries"]) as advance:
+        pool = ThreadPoolExecutor(workers)
+        try:
+            entries = _entries(api, pool, path, first)
+            for line in in_order(pool, fetch, entries, window=2 * workers):
+                out.write(line)
+                written += 1
+                advance(1)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     return written
-
-
-def _write(
-    pool: ThreadPoolExecutor,
-    fetch: Callable[[dict[str, Any]], str],
-    batch: list[dict[str, Any]],
-    out: TextIO,
-    advance: Callable[[int], None],
-) -> int:
-    for line in pool.map(fetch, batch):
-        out.write(line)
-        advance(1)
-    return len(batch)
 
 
 @dataclass
@@ -189,12 +243,15 @@ def import_lines(
     *,
     overwrite: bool = False,
     fail_fast: bool = False,
-    workers: int = 8,
+    workers: int = WORKERS,
     on_error: Callable[[int, CliError], None] | None = None,
 ) -> ImportReport:
-    """Import JSONL ``lines`` (blank lines are ignored); failed lines do not stop the rest
-    unless ``fail_fast``. ``on_error(line_number, error)`` is called per failed line, in
-    line order within each batch.
+    """Import JSONL ``lines`` (blank lines are ignored) with ``workers`` requests in
+    flight; a failed line does not stop the rest unless ``fail_fast``.
+
+    ``on_error(line_number, error)`` is called per failed line, in line order (numbers
+    count from 1 and include blank lines), as are the report's ``errors``. With
+    ``fail_fast`` lines go one at a time, so nothing after the failed line is sent.
     """
     report = ImportReport()
     numbered = [(n, text) for n, text in enumerate(lines, start=1) if text.strip()]
@@ -206,12 +263,11 @@ def import_lines(
         except CliError as exc:
             return number, exc
 
-    # --fail-fast goes one line at a time, so nothing after the failed line is sent.
-    size = 1 if fail_fast else BATCH
-    with progress_bar("import", len(numbered)) as advance, ThreadPoolExecutor(workers) as pool:
-        for start in range(0, len(numbered), size):
-            batch = numbered[start : start + size]
-            for number, outcome in pool.map(one, batch):
+    width = 1 if fail_fast else workers
+    with progress_bar("import", len(numbered)) as advance:
+        pool = ThreadPoolExecutor(width)
+        try:
+            for number, outcome in in_order(pool, one, numbered, window=2 * width - 1):
                 if isinstance(outcome, CliError):
                     report.failed += 1
                     report.errors.append((number, outcome))
@@ -220,8 +276,10 @@ def import_lines(
                 else:
                     setattr(report, outcome, getattr(report, outcome) + 1)
                 advance(1)
-            if fail_fast and report.failed:
-                break
+                if fail_fast and report.failed:
+                    break
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     return report
 
 

@@ -48,10 +48,19 @@ def login(
         bool,
         typer.Option("--password-stdin", help="Read the password from standard input."),
     ] = False,
+    keep_password: Annotated[
+        bool,
+        typer.Option(
+            "--keep-password",
+            help="Keep the password too (same 0600 file) to renew an expired token.",
+        ),
+    ] = False,
 ) -> None:
     """Log in to an API server and keep its token (0600, per API URL) for later commands.
 
-    The password is prompted for on a terminal, else read from standard input.
+    The password is prompted for on a terminal, else read from standard input. With
+    --keep-password a token that expires is renewed by logging in again; without it,
+    an expired token is answered with the login command to run.
     """
     url = remote.normalize_url(api_url or remote.DEFAULT_API_URL)
     if password_stdin or not sys.stdin.isatty():
@@ -61,8 +70,9 @@ def login(
     if not password:
         raise CliError("the password must not be empty", USAGE)
     token = remote.login(url, username, password)
-    path = remote.save_token(url, username, token)
-    typer.echo(f"logged in to {url} as {username}; token kept in {path}")
+    path = remote.save_token(url, username, token, password if keep_password else None)
+    kept = "token and password" if keep_password else "token"
+    typer.echo(f"logged in to {url} as {username}; {kept} kept in {path}")
 
 
 def logout(api_url: ApiUrl = None) -> None:
@@ -343,6 +353,7 @@ def xcom_delete(
 Workers = Annotated[
     int, typer.Option("--workers", min=1, max=64, help="Requests in flight at once.")
 ]
+DEFAULT_WORKERS = 16  # xcomkit.shell.transfer.WORKERS (not imported here: start-up time)
 
 
 @xcom_app.command("export")
@@ -350,13 +361,13 @@ def xcom_export(
     dag_id: Annotated[str, typer.Argument(help="DAG id, or ~ for every DAG.")],
     dag_run_id: Annotated[str, typer.Argument(help="DAG run id, or ~ (default).")] = "~",
     task_id: Annotated[str, typer.Argument(help="Task id, or ~ (default).")] = "~",
-    workers: Workers = 8,
+    workers: Workers = DEFAULT_WORKERS,
     api_url: ApiUrl = None,
 ) -> None:
     """Write XComs with their values to standard output, one JSON object per line."""
     from xcomkit.shell import transfer
 
-    with remote.connect(api_url) as api:
+    with remote.connect(api_url, pool=workers) as api:
         count = transfer.export_entries(
             api, sys.stdout, dag_id, dag_run_id, task_id, workers=workers
         )
@@ -373,7 +384,7 @@ def xcom_import(
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first line that fails.")
     ] = False,
-    workers: Workers = 8,
+    workers: Workers = DEFAULT_WORKERS,
     api_url: ApiUrl = None,
 ) -> None:
     """Create the XComs of a JSONL file; report created / updated / skipped / failed.
@@ -389,7 +400,7 @@ def xcom_import(
     def report_line(number: int, error: CliError) -> None:
         typer.echo(f"line {number}: {error.message}", err=True)
 
-    with remote.connect(api_url) as api:
+    with remote.connect(api_url, pool=workers) as api:
         report = transfer.import_lines(
             api,
             lines,
