@@ -31,7 +31,9 @@ In one run, side by side on this machine:
    and on PostgreSQL) under get_one, list_ti and create and summarizes where the time goes;
 7. with ``--scale`` (default): seeds a second SQLite database with 1,000,000 XComs over
    10,000 DAG runs (``xcomkit.seed``), starts xcomkit on it next to the empty one and
-   repeats the read scenarios on both, interleaved;
+   repeats the read scenarios on both, interleaved (``--scale-xcoms N``: another size);
+   then times each ``*_pattern`` filter on that database in process, through the
+   search index and by the plain scan (benchmarks/search_scale.py);
 8. with ``--transfer`` (default): ``xcomkit xcom import`` of 10,000 XComs into an empty
    server, ``export`` of them, ``import`` of that export into a second empty server,
    in XComs/s each (benchmarks/xcom_transfer.py), and a check that both stores are equal;
@@ -997,6 +999,14 @@ def print_report(report: dict[str, Any], results: list[Result]) -> None:
             f"seed: {s['xcoms']:,} XComs, {s['runs']:,} runs at {s['rows_per_s']:,.0f} rows/s;"
             f" worker RSS at 1M: {s.get('worker_rss_mb_loaded')} MB"
         )
+        if s.get("search"):
+            print("\npattern filters at scale, in process (ms per first page: count + page):")
+            for row in s["search"]:
+                print(
+                    f"  {row['filter']:40s} total {row['indexed_total']:>9,}"
+                    f"  indexed {row['indexed_ms']:8.2f}  plain {row['plain_ms']:8.2f}"
+                    f"  x{row['speedup']}"
+                )
     if "offload" in report:
         from offload import print_offload
 
@@ -1131,6 +1141,10 @@ def scale_phase(
             results.append(r)
     info["worker_rss_mb_loaded"] = round(_proc_rss(big.pid) / 2**20, 1)
     info["worker_hwm_mb"] = vm_hwm_mb(big.pid)
+    say("pattern filters at scale, in process: search index vs plain scan (search_scale.py)")
+    from search_scale import measure as measure_search
+
+    info["search"] = measure_search(f"sqlite:///{db_file}", repeat=5)
     return info
 
 

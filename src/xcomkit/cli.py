@@ -383,6 +383,28 @@ def db_recount(db: DbOption = None) -> None:
     out.print("recounted the XComs of every DAG run")
 
 
+@db_app.command("reindex")
+def db_reindex(db: DbOption = None) -> None:
+    """Build the search index of the *_pattern filters again from every XCom row.
+
+    Every write keeps it right. Run this after loading an SQL dump into a fresh SQLite
+    file (the index follows row ids), or on PostgreSQL once an administrator has run
+    CREATE EXTENSION pg_trgm where xcomkit's role could not.
+    """
+    from xcomkit.store import search
+
+    engine = _engine(_settings(db))
+    with engine.begin() as conn:
+        built = search.rebuild(conn)
+    if not built:
+        raise cli_errors.CliError(
+            "this database cannot have the search index (see the warning above); "
+            "*_pattern filters scan every XCom",
+            cli_errors.SERVER,
+        )
+    out.print("rebuilt the search index of every XCom")
+
+
 def _audit_user_change(action: str, username: str, role: str | None) -> None:
     """One audit record for a user change made here (who: the operating-system user)."""
     import getpass

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.schema import CreateIndex
 
-from xcomkit.store import registry
+from xcomkit.store import registry, search
 from xcomkit.store.schema import dag_run, xcom
 
 _COUNT_UPDATE = (
@@ -190,9 +190,10 @@ def _seed_sqlite(
 ) -> int:
     """Write ``rows`` through the sqlite3 driver; return how many were written.
 
-    The xcom table's secondary indexes are dropped while the rows go in and built once at
-    the end (one sorted build beats a million random index inserts); they are rebuilt
-    even when an insert fails. Seed a database no server is writing to.
+    The xcom table's secondary indexes and the search index's triggers are dropped while
+    the rows go in and built once at the end (one sorted build beats a million random
+    index inserts); they are rebuilt even when an insert fails. Seed a database no server
+    is writing to.
     """
     sql = (
         "INSERT INTO xcom (dag_run_id, task_id, map_index, key, dag_id, run_id, value,"
@@ -207,6 +208,12 @@ def _seed_sqlite(
         dbapi.execute("PRAGMA cache_size=-262144")  # KiB: 256 MiB for the index builds
         for ix in indexes:
             dbapi.execute(f"DROP INDEX IF EXISTS {ix.name}")
+        # The search index, likewise: its triggers off, one rebuild at the end.
+        searched = dbapi.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = ?", (search.SQLITE_TABLE,)
+        ).fetchone()
+        for statement in search.SQLITE_DROP_TRIGGERS if searched else ():
+            dbapi.execute(statement)
         try:
             for batch in _batches(rows, batch_size):
                 dbapi.execute("BEGIN IMMEDIATE")
@@ -225,6 +232,13 @@ def _seed_sqlite(
         finally:
             for ix in indexes:
                 dbapi.execute(str(CreateIndex(ix, if_not_exists=True).compile(engine)))
+            if searched:
+                dbapi.execute("BEGIN IMMEDIATE")
+                for statement in search.SQLITE_TRIGGERS:
+                    dbapi.execute(statement)
+                for statement in search.SQLITE_REBUILD:
+                    dbapi.execute(statement)
+                dbapi.execute("COMMIT")
         dbapi.execute("PRAGMA synchronous=NORMAL")
     finally:
         raw.close()

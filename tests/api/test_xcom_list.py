@@ -246,3 +246,51 @@ def test_totals_from_kept_run_counts_match_the_rows(api) -> None:
         with api.engine.connect() as conn:
             assert got == conn.execute(query).scalar_one(), (dag_id, run_id)
     assert listing(api, limit=0).json()["total_entries"] == len(live)
+
+
+def test_pattern_filters_follow_writes_through_the_api(seeded) -> None:
+    """The search index behind ``*_pattern`` follows create, update, delete and DAG-run
+    delete as the API makes them (total and entries)."""
+    api = seeded
+
+    def found(**params):
+        r = listing(api, **params)
+        assert r.status_code == 200
+        body = r.json()
+        assert body["total_entries"] == len(body["xcom_entries"])
+        return ids(r)
+
+    assert found(xcom_key_pattern="UPPER_key|prefix.") == [
+        ("xcom_demo", "run_2", "extract", "Upper_Key", -1),
+        ("xcom_demo", "run_2", "load", "test_prefix.a", -1),
+    ]
+    r = api.client.post(
+        api.xcom_url("xcom_demo", "run_1", "load"),
+        json={"key": "fresh_upper_keyed", "value": 1},
+        headers=api.headers(),
+    )
+    assert r.status_code == 201
+    r = api.client.patch(
+        api.xcom_url("xcom_demo", "run_2", "extract", "Upper_Key"),
+        json={"value": 2},
+        headers=api.headers(),
+    )
+    assert r.status_code == 200
+    assert found(xcom_key_pattern="upper_KEY") == [
+        ("xcom_demo", "run_2", "extract", "Upper_Key", -1),
+        ("xcom_demo", "run_1", "load", "fresh_upper_keyed", -1),
+    ]
+    r = api.client.delete(
+        api.xcom_url("xcom_demo", "run_1", "load", "fresh_upper_keyed"), headers=api.headers()
+    )
+    assert r.status_code == 204
+    assert found(xcom_key_pattern="upper_KEY") == [
+        ("xcom_demo", "run_2", "extract", "Upper_Key", -1)
+    ]
+    assert found(run_id_pattern="run_2", task_id_pattern="oad") == [
+        ("xcom_demo", "run_2", "load", "test_prefix.a", -1)
+    ]
+    r = api.client.delete("/api/v2/dags/xcom_demo/dagRuns/run_2", headers=api.headers())
+    assert r.status_code == 204
+    assert found(xcom_key_pattern="upper_KEY|prefix.") == []
+    assert found(run_id_pattern="run_2") == []

@@ -58,6 +58,36 @@ def test_loading_a_manifest_twice_keeps_the_runs_quietly(db: str, xk: Xk) -> Non
     assert r.stderr == ""
 
 
+def test_db_reindex_indexes_rows_written_behind_the_index(db: str, xk: Xk) -> None:
+    """Rows written with the search triggers off (as a restored dump can leave them) are
+    found by a pattern filter once ``db reindex`` has run."""
+    import sqlite3
+
+    from xcomkit.store import search
+
+    path = db.removeprefix("sqlite:///")
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in search.SQLITE_DROP_TRIGGERS:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO xcom (dag_run_id, task_id, map_index, key, dag_id, run_id, value,"
+        " timestamp) SELECT id, 'extract', -1, 'restored_key', dag_id, run_id, '1',"
+        " '2025-01-01 00:00:00.000000' FROM dag_run LIMIT 1"
+    )
+    conn.close()
+    r = xk("db", "reindex", "--db", db)
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "rebuilt the search index of every XCom\n", "")
+    conn = sqlite3.connect(path)
+    found = conn.execute(
+        "SELECT key FROM xcom WHERE rowid IN"
+        " (SELECT rowid FROM xcom_search WHERE key LIKE '%STORED%')"
+    ).fetchall()
+    triggers = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()
+    conn.close()
+    assert found == [("restored_key",)]
+    assert triggers == (3,)  # and the triggers are back
+
+
 def test_dags_list_and_runs(db: str, xk: Xk) -> None:
     r = xk("dags", "list", "--db", db, "-o", "json")
     assert json.loads(r.stdout) == {

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from xcomkit.address import XComAddress
+from xcomkit.store import search
 from xcomkit.store.schema import dag, dag_run, task, xcom
 
 
@@ -225,8 +226,11 @@ _RUN_COLUMNS = {"dag_id": dag_run.c.dag_id, "run_id": dag_run.c.run_id}
 Shape = tuple[Any, ...]
 
 
-def _split(f: ListFilter) -> tuple[Shape, dict[str, Any]]:
+def _split(f: ListFilter, searchable: bool = False) -> tuple[Shape, dict[str, Any]]:
     """A filter's shape (which conditions it has: hashable) and its bound values.
+
+    With ``searchable`` (the search index exists), a ``*_like`` filter the index can
+    serve is marked so in the shape (see :mod:`xcomkit.store.search`).
 
     Statements are built once per shape (see :func:`_statements`), so a request only
     binds values; the names of the values are those of the shape's bind parameters.
@@ -241,7 +245,8 @@ def _split(f: ListFilter) -> tuple[Shape, dict[str, Any]]:
     for name in _PATTERNED:
         like: list[str] | None = getattr(f, f"{name}_like")
         if like is not None:
-            shape.append((name, "like", len(like)))
+            indexed = searchable and search.indexable(name, like)
+            shape.append((name, "like", len(like), indexed))
             params.update({f"{name}_like_{i}": p for i, p in enumerate(like)})
         prefix: list[tuple[str, str | None]] | None = getattr(f, f"{name}_prefix")
         if prefix is not None:
@@ -264,16 +269,22 @@ def _split(f: ListFilter) -> tuple[Shape, dict[str, Any]]:
     return tuple(shape), params
 
 
-def _condition(item: Any, dialect: str) -> ColumnElement[bool]:
+def _condition(item: Any, dialect: str, narrowed: bool = False) -> ColumnElement[bool]:
     if isinstance(item, str):
-        return _FILTER_COLUMNS[item] == bindparam(item)
+        col = _FILTER_COLUMNS[item]
+        if narrowed:  # the search candidates drive the plan (see search.unindexed)
+            col = search.unindexed(col)
+        return col == bindparam(item)
     name, kind, detail = (*item, None)[:3]
     col = _FILTER_COLUMNS[name]
     if kind == "like":
         # Case-insensitive LIKE. SQLite's own LIKE folds ASCII case only, exactly as the
         # lower(col) LIKE lower(pattern) that ilike() renders there, and is far cheaper.
         like = col.like if dialect == "sqlite" else col.ilike
-        return or_(*(like(bindparam(f"{name}_like_{i}")) for i in range(detail)))
+        plain = or_(*(like(bindparam(f"{name}_like_{i}")) for i in range(detail)))
+        if item[3]:  # the search index finds the candidates; the plain LIKE decides
+            return and_(search.narrowing(name, detail), plain)
+        return plain
     if kind == "prefix":
         clauses: list[ColumnElement[bool]] = []
         for i, bound in enumerate(detail):
@@ -295,7 +306,14 @@ def _statements(
     shape: Shape, order_by: tuple[tuple[str, bool], ...], dialect: str
 ) -> tuple[Select[Any], Select[Any]]:
     """The (count, page) statements for a filter shape and ordering, built once."""
-    where = [_condition(item, dialect) for item in shape]
+    narrowed = dialect == "sqlite" and any(
+        not isinstance(item, str)
+        and item[1] == "like"
+        and item[3]
+        and item[0] != "dag_display_name"
+        for item in shape
+    )
+    where = [_condition(item, dialect, narrowed) for item in shape]
     names = {item if isinstance(item, str) else item[0] for item in shape}
     if all(isinstance(item, str) and item in _COUNTED for item in shape):
         # Filtered at most by dag_id and run_id equality: add up the runs' kept counts
@@ -322,6 +340,22 @@ def _statements(
         .offset(bindparam("offset"))
     )
     return count, page
+
+
+def _narrow(conn: Connection, f: ListFilter, shape: Shape, params: dict[str, Any]) -> Shape:
+    """Bind the search index's candidates of each indexed pattern filter (into
+    ``params``); a filter with too many is marked for the plain scan instead."""
+    narrowed: list[Any] = []
+    for item in shape:
+        if isinstance(item, tuple) and item[1] == "like" and item[3]:
+            name = item[0]
+            found = search.candidates(conn, name, getattr(f, f"{name}_like"))
+            if found is None:
+                item = (*item[:3], False)
+            else:
+                params[f"{name}_rowids"] = found
+        narrowed.append(item)
+    return tuple(narrowed)
 
 
 class XComStore:
@@ -362,9 +396,16 @@ class XComStore:
         ``order_by`` holds (name from :data:`ORDERABLE`, descending) pairs; the dag run's
         primary key is appended as the final tie-breaker, as Airflow appends the XCom
         table's first primary-key column. Two queries: the count, then the page (none
-        when the page lies past the count).
+        when the page lies past the count); on SQLite, a pattern filter the search index
+        serves adds its candidate lookups first (one query per literal run looked up, see
+        :func:`xcomkit.store.search.candidates`; the first on a connection also checks
+        that the index exists).
         """
-        shape, params = _split(f)
+        patterned = any(getattr(f, f"{name}_like") is not None for name in _PATTERNED)
+        searchable = patterned and search.ready(self.conn)
+        shape, params = _split(f, searchable)
+        if searchable:
+            shape = _narrow(self.conn, f, shape, params)
         count, page = _statements(shape, tuple(order_by), self.conn.dialect.name)
         total = self.conn.execute(count, params).scalar_one()
         if limit == 0 or offset >= total:
