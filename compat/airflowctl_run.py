@@ -118,8 +118,16 @@ def compare(
 ) -> tuple[bool, str]:
     """Run :data:`COMMANDS` on both servers (``(base_url, admin token)`` each): whether
     every normalized result is equal, and a report of those that differ."""
-    theirs = run_commands(exe, *airflow)
-    ours = run_commands(exe, *xcomkit)
+    return compare_results(run_commands(exe, *airflow), run_commands(exe, *xcomkit), normalize)
+
+
+def compare_results(
+    theirs: list[dict[str, Any]],
+    ours: list[dict[str, Any]],
+    normalize: Callable[[Any], Any],
+) -> tuple[bool, str]:
+    """Compare two servers' :func:`run_commands` results: whether every normalized
+    result is equal, and a report of those that differ."""
     lines = []
     for a, x in zip(theirs, ours, strict=True):
         if normalize(a) != normalize(x):

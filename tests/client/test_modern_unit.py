@@ -446,6 +446,40 @@ def test_post_is_not_retried_on_503() -> None:
     assert sleeps == []
 
 
+def test_post_is_retried_on_503_with_retry_after() -> None:
+    # A 503 with Retry-After is a refusal (xcomkit changes nothing before answering it;
+    # a balancer with no instance up never forwarded the request): safe to resend.
+    rec = Recorder(err(503, "busy", {"Retry-After": "1"}), ok(entry_json(), status=201))
+    client, sleeps = make(rec)
+    assert client.push("xcom_demo", "run_1", "extract", "k", 1).key == "k"
+    assert [r.method for r in rec.requests] == ["POST", "POST"]
+    assert sleeps == [1.0]
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_post_is_not_retried_on_a_gateway_error(status: int) -> None:
+    # The balancer lost the instance mid-request: the entry may have been created.
+    rec = Recorder(err(status, "gateway"))
+    client, sleeps = make(rec)
+    with pytest.raises(XComServerError):
+        client.push("xcom_demo", "run_1", "extract", "k", 1)
+    assert len(rec.requests) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadError("reset"), err(502, "gateway"), err(504, "gateway")]
+)
+def test_push_with_overwrite_is_resent_after_an_unknown_outcome(failure: Any) -> None:
+    # The first POST may have created the entry: the resent POST then finds it (409)
+    # and the push goes on as an update, so the outcome is the same either way.
+    rec = Recorder(failure, err(409, "exists"), ok(entry_json(value=3)))
+    client, sleeps = make(rec)
+    assert client.push("xcom_demo", "run_1", "extract", "k", 3, overwrite=True).value == 3
+    assert [r.method for r in rec.requests] == ["POST", "POST", "PATCH"]
+    assert len(sleeps) == 1
+
+
 def test_post_is_retried_when_connection_failed_before_sending() -> None:
     rec = Recorder(httpx.ConnectError("refused"), ok(entry_json(), status=201))
     client, sleeps = make(rec)
@@ -736,6 +770,20 @@ async def test_async_post_not_retried_after_send_but_retried_before() -> None:
         await client.push("xcom_demo", "run_1", "extract", "k", 1)
     assert len(rec.requests) == 2
     assert len(sleeps) == 1
+    await client.close()
+
+
+async def test_async_post_retried_on_503_with_retry_after_and_overwrite_after_send() -> None:
+    rec = Recorder(
+        err(503, "busy", {"Retry-After": "1"}),
+        httpx.ReadError("reset"),
+        err(409, "exists"),
+        ok(entry_json(value=3)),
+    )
+    client, sleeps = amake(rec)
+    assert (await client.push("xcom_demo", "run_1", "extract", "k", 3, overwrite=True)).value == 3
+    assert [r.method for r in rec.requests] == ["POST", "POST", "POST", "PATCH"]
+    assert len(sleeps) == 2 and sleeps[0] == 1.0
     await client.close()
 
 

@@ -210,9 +210,21 @@ class RetryPolicy:
         """Jittered exponential delay (seconds) before retry number ``attempt`` (0-based)."""
         return self.random.uniform(0.0, min(self.max_backoff, self.backoff * (2**attempt)))
 
-    def delay_for_status(self, attempt: int, response: Response) -> float | None:
-        """Seconds to wait before retrying ``response``, or ``None`` not to retry."""
+    def delay_for_status(
+        self, attempt: int, response: Response, idempotent: bool = True
+    ) -> float | None:
+        """Seconds to wait before retrying ``response``, or ``None`` not to retry.
+
+        A request that is not idempotent is resent only after a 503 with ``Retry-After``:
+        the server refused it without acting on it (xcomkit changes nothing before that
+        answer; a balancer with no instance up never forwarded the request). A 502 or
+        504 says a gateway lost the server mid-request, so the outcome is unknown.
+        """
         if attempt >= self.retries or response.status_code not in RETRY_STATUSES:
+            return None
+        if not idempotent and not (
+            response.status_code == 503 and response.headers.get("retry-after") is not None
+        ):
             return None
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if retry_after is None:

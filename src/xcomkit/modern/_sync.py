@@ -71,9 +71,10 @@ class XComClient:
             without ``Authorization``.
         timeout: seconds for connect, read, write and pool waits, each.
         retries: how many times a request is sent again after a transport error or a
-            429/502/503/504 answer (so at most ``retries + 1`` sends). Only idempotent
-            calls (GET, PATCH, DELETE) are retried after an answer or a mid-request
-            failure; a POST is resent only when the connection failed before sending.
+            429/502/503/504 answer (so at most ``retries + 1`` sends). Idempotent
+            calls (GET, PATCH, DELETE, and ``push`` with ``overwrite``) are retried
+            after any of these; a plain ``push`` (POST) only when the connection failed
+            before sending or the answer was 503 with ``Retry-After`` (refused unread).
         backoff: base of the exponential backoff, seconds: retry ``n`` waits a random
             ``[0, min(max_backoff, backoff * 2**n)]`` seconds (full jitter), or the
             ``Retry-After`` the server sent (seconds or HTTP date; one longer than
@@ -159,7 +160,9 @@ class XComClient:
         Args:
             value: any JSON value (dict, list, str, int, float, bool, None).
             map_index: the mapped task instance, -1 for an unmapped task.
-            overwrite: when the key exists (409), update it instead (PATCH).
+            overwrite: when the key exists (409), update it instead (PATCH). This
+                makes the push idempotent, so it is also resent after a failure whose
+                outcome is unknown (a dropped connection, a 502/504 from a gateway).
 
         Returns:
             the stored entry, ``value`` as the server answers it (native JSON).
@@ -172,7 +175,9 @@ class XComClient:
         body = dump_json({"key": key, "value": value, "map_index": map_index})
         url = self._urls.xcom_entries(dag_id, dag_run_id, task_id)
         try:
-            response = self._send("POST", url, body, idempotent=False)
+            # With overwrite, a resent POST that finds its own entry (409) goes on as
+            # an update: the same outcome, so it is safe to resend after any failure.
+            response = self._send("POST", url, body, idempotent=overwrite)
         except XComConflict:
             if not overwrite:
                 raise
@@ -397,10 +402,9 @@ class XComClient:
                 relogged = True
                 self._login(sent_token)
                 continue
-            if idempotent:
-                delay = retry.delay_for_status(attempt, response)
-                if delay is not None:
-                    self._sleep(delay)
-                    attempt += 1
-                    continue
+            delay = retry.delay_for_status(attempt, response, idempotent)
+            if delay is not None:
+                self._sleep(delay)
+                attempt += 1
+                continue
             raise error_for(response)
