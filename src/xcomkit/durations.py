@@ -14,6 +14,10 @@ from pytimeparse.timeparse import timeparse as _parse
 EXAMPLES = "e.g. 30d, 12h, 90m, 2w; units s, m, h, d, w"
 
 
+#: The longest duration accepted: 1,000 years (a cutoff that far back is still a date).
+MAX_SECONDS = 1000 * 365 * 86400
+
+
 def parse_duration(text: str, *, allow_zero: bool = False) -> int:
     """Whole seconds in ``text``.
 
@@ -22,8 +26,9 @@ def parse_duration(text: str, *, allow_zero: bool = False) -> int:
         allow_zero: accept ``0`` / ``0s`` / ``off`` (for settings where 0 means "off").
 
     Raises:
-        ValueError: not a duration, negative, or zero when ``allow_zero`` is False; the
-            message quotes ``text`` and shows the accepted forms.
+        ValueError: not a duration, negative, longer than :data:`MAX_SECONDS`, or zero
+            when ``allow_zero`` is False; the message quotes ``text`` and shows the
+            accepted forms.
     """
     cleaned = text.strip()
     if allow_zero and cleaned.lower() in ("0", "off"):
@@ -31,6 +36,8 @@ def parse_duration(text: str, *, allow_zero: bool = False) -> int:
     seconds = _parse(cleaned)
     if seconds is None:
         raise ValueError(f"{text!r} is not a duration ({EXAMPLES})")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{text!r} is too long; give at most {MAX_SECONDS // 86400 // 365} years")
     whole = int(seconds)
     if whole < 0:
         raise ValueError(f"{text!r} is negative; give a duration such as 30d")

@@ -297,12 +297,29 @@ def test_values_over_max_value_bytes_answer_413(make_api) -> None:
     assert get(api, "fits").json()["value"] == fits
 
 
+def test_a_value_under_the_limit_is_accepted_however_its_body_escapes_it(make_api) -> None:
+    # Python's default encoder (the official client's) writes each "é" (two bytes
+    # stored) as six body bytes; "\u0041" is "A" (one byte stored) in six.
+    api = make_api(max_value_bytes=1000)
+    for key, text in (("accent", "é" * 499), ("ascii", "A" * 998)):
+        escaped = "".join(f"\\u{ord(c):04x}" for c in text)
+        body = ("{" + f'"key": "{key}", "value": "{escaped}"' + "}").encode()
+        assert len(body) > 2 * 1000
+        r = api.client.post(
+            api.xcom_url(),
+            content=body,
+            headers={**api.headers(), "content-type": "application/json"},
+        )
+        assert r.status_code == 201, r.text
+        assert get(api, key).json()["value"] == text
+
+
 def test_a_body_far_over_max_value_bytes_is_refused_before_it_is_read(make_api) -> None:
     api = make_api(max_value_bytes=100)
     body = json.dumps({"key": "k", "value": "x" * 5000}).encode()
     expected = {
         "detail": "XCom value too large: the limit is 100 bytes of JSON "
-        "(a request body of at most 4196 bytes)."
+        "(a request body of at most 4696 bytes)."
     }
     r = api.client.post(
         api.xcom_url(),

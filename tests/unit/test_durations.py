@@ -81,3 +81,25 @@ def test_a_bad_retention_interval_is_refused(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("XCOMKIT_RETENTION_INTERVAL", "soon")
     with pytest.raises(ValidationError, match="'soon' is not a duration"):
         Settings()
+
+
+def test_a_duration_past_a_thousand_years_is_refused() -> None:
+    from xcomkit.durations import MAX_SECONDS
+
+    with pytest.raises(ValueError, match="too long"):
+        parse_duration("99999999d")
+    with pytest.raises(ValueError, match="too long"):
+        parse_duration("99999999999999999999d")
+    assert parse_duration(f"{MAX_SECONDS}s") == MAX_SECONDS
+
+
+def test_a_cutoff_before_year_one_is_the_earliest_date() -> None:
+    from datetime import datetime, timezone
+
+    from xcomkit.service.retention import cutoff_for
+
+    earliest = datetime.min.replace(tzinfo=timezone.utc)
+    assert cutoff_for(10**12) == earliest
+    assert cutoff_for(3600, now=datetime(2026, 1, 1, 1, tzinfo=timezone.utc)) == datetime(
+        2026, 1, 1, tzinfo=timezone.utc
+    )

@@ -13,7 +13,7 @@ at once, and a chunked body is cut off as soon as it passes the limit; both answ
 413 with a JSON ``detail`` and close the connection. Login bodies (``/auth/...``)
 have a small limit of their own, and with ``max_value_bytes`` set, so do the bodies of
 the routes that write an XCom value (the value's limit plus room for the rest of the
-body, :data:`~xcomkit.server.offload.VALUE_BODY_SLACK`): one limiter, a limit per route.
+body, :func:`~xcomkit.server.offload.value_body_limit`): one limiter, a limit per route.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from xcomkit.server.auth.roles import can_write
 from xcomkit.server.auth.tokens import Principal
 from xcomkit.server.encoding import json_response
-from xcomkit.server.offload import VALUE_BODY_SLACK, too_large_detail
+from xcomkit.server.offload import too_large_detail, value_body_limit
 
 #: Request state key under which the guard leaves the caller for the route.
 PRINCIPAL_STATE = "xcomkit_principal"
@@ -107,8 +107,8 @@ class RequestGuard:
         max_body_bytes: limit for request bodies.
         login_body_bytes: limit for bodies under ``/auth/``.
         max_value_bytes: limit for XCom values (None: none); bodies of the
-            ``value_endpoints`` routes are limited to it plus
-            :data:`~xcomkit.server.offload.VALUE_BODY_SLACK` bytes (at most
+            ``value_endpoints`` routes are limited to
+            :func:`~xcomkit.server.offload.value_body_limit` of it (at most
             ``max_body_bytes``).
         value_endpoints: the endpoint functions of the routes whose body holds a value.
     """
@@ -198,7 +198,7 @@ class RequestGuard:
         if self.max_value_bytes is not None and getattr(route, "endpoint", None) in (
             self._value_endpoints
         ):
-            value_limit = self.max_value_bytes + VALUE_BODY_SLACK
+            value_limit = value_body_limit(self.max_value_bytes)
             if value_limit < limit:
                 limit, detail = value_limit, too_large_detail(None, self.max_value_bytes)
         # A body trickled in a byte at a time would hold its connection (and, for a

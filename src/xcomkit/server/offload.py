@@ -45,9 +45,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("xcomkit.objects")
 
 #: Bytes a create or update body may hold beside its value (the key, up to 512
-#: characters each escaped to at most six, the map_index and the field names): the
-#: request guard refuses a body longer than ``max_value_bytes`` plus this before reading.
+#: characters each escaped to at most six, the map_index and the field names).
 VALUE_BODY_SLACK = 4096
+#: Body bytes one byte of stored value may take: a client may escape any character
+#: (``\u0041`` for ``A``; Python's default encoder writes ``é``, two bytes stored, as six).
+VALUE_BODY_EXPANSION = 6
+
+
+def value_body_limit(max_value_bytes: int) -> int:
+    """The longest create or update body that may hold a value of ``max_value_bytes``
+    bytes of stored JSON, however the client escaped it: the request guard refuses a
+    longer body before reading it; a shorter one is measured once parsed."""
+    return max_value_bytes * VALUE_BODY_EXPANSION + VALUE_BODY_SLACK
 
 
 class ObjectStorageUnavailable(Unavailable):
@@ -59,7 +68,7 @@ def too_large_detail(size: int | None, limit: int) -> str:
     if size is None:
         return (
             f"XCom value too large: the limit is {limit} bytes of JSON "
-            f"(a request body of at most {limit + VALUE_BODY_SLACK} bytes)."
+            f"(a request body of at most {value_body_limit(limit)} bytes)."
         )
     return f"XCom value too large: its JSON is {size} bytes; the limit is {limit} bytes."
 

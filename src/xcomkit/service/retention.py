@@ -118,10 +118,15 @@ class CleanReport:
 
 
 def cutoff_for(older_than: timedelta | int, now: datetime | None = None) -> datetime:
-    """``now`` (default: the current UTC time) minus ``older_than`` (a timedelta or seconds)."""
-    if isinstance(older_than, int):
-        older_than = timedelta(seconds=older_than)
-    return (now or datetime.now(timezone.utc)) - older_than
+    """``now`` (default: the current UTC time) minus ``older_than`` (a timedelta or
+    seconds); the earliest date there is when that lies before year 1."""
+    now = now or datetime.now(timezone.utc)
+    try:
+        if isinstance(older_than, int):
+            older_than = timedelta(seconds=older_than)
+        return now - older_than
+    except OverflowError:
+        return datetime.min.replace(tzinfo=timezone.utc)
 
 
 def plan(
