@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -65,6 +67,27 @@ def test_migration_0003_keeps_runs_and_dates_them(tmp_path) -> None:
     assert tuple(row) == (3, "2025-01-01 00:00:00.000000", None, None)
 
 
+def _one_dag_run_and_xcom(conn: Any, value: str) -> None:
+    """DAG ``d``, its run ``r`` (primary key 7) and XCom ``t``/``k`` holding ``value``,
+    written with plain SQL (the schema of an older revision has no models)."""
+    from sqlalchemy import text
+
+    conn.execute(text("INSERT INTO dag (dag_id, dag_display_name) VALUES ('d', 'D')"))
+    conn.execute(
+        text(
+            "INSERT INTO dag_run (id, dag_id, run_id, run_after, run_type, state) "
+            "VALUES (7, 'd', 'r', '2025-01-02 00:00:00.000000', 'manual', 'queued')"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO xcom (dag_run_id, task_id, map_index, key, dag_id, run_id, value, "
+            "timestamp) VALUES (7, 't', -1, 'k', 'd', 'r', :v, '2025-01-02 00:00:00.000000')"
+        ),
+        {"v": value},
+    )
+
+
 def test_migration_0004_keeps_values_in_their_rows(tmp_path) -> None:
     """A database at 0003 with an XCom moves to the head: the value stays in ``value``,
     ``value_ref`` is NULL (an XCom kept in its row), and a downgrade drops the column."""
@@ -77,21 +100,7 @@ def test_migration_0004_keeps_values_in_their_rows(tmp_path) -> None:
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "0003")
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO dag (dag_id, dag_display_name) VALUES ('d', 'D')"))
-        conn.execute(
-            text(
-                "INSERT INTO dag_run (id, dag_id, run_id, run_after, run_type, state) "
-                "VALUES (7, 'd', 'r', '2025-01-02 00:00:00.000000', 'manual', 'queued')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO xcom (dag_run_id, task_id, map_index, key, dag_id, run_id, value, "
-                "timestamp) VALUES (7, 't', -1, 'k', 'd', 'r', :v, "
-                "'2025-01-02 00:00:00.000000')"
-            ),
-            {"v": '{"a":1}'},
-        )
+        _one_dag_run_and_xcom(conn, '{"a":1}')
     migrate(engine)
     with engine.connect() as conn:
         row = conn.execute(text("SELECT value, value_ref FROM xcom")).one()
@@ -115,20 +124,7 @@ def test_migration_0006_round_trip_keeps_dags_runs_and_xcoms(tmp_path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "0005")
-        conn.execute(text("INSERT INTO dag (dag_id, dag_display_name) VALUES ('d', 'D')"))
-        conn.execute(
-            text(
-                "INSERT INTO dag_run (id, dag_id, run_id, run_after, run_type, state) "
-                "VALUES (7, 'd', 'r', '2025-01-02 00:00:00.000000', 'manual', 'queued')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO xcom (dag_run_id, task_id, map_index, key, dag_id, run_id, value, "
-                "timestamp) VALUES (7, 't', -1, 'k', 'd', 'r', '1', "
-                "'2025-01-02 00:00:00.000000')"
-            )
-        )
+        _one_dag_run_and_xcom(conn, "1")
     migrate(engine)
     assert "xcom_retention_seconds" in {c["name"] for c in inspect(engine).get_columns("dag")}
     assert "ix_xcom_timestamp" in {i["name"] for i in inspect(engine).get_indexes("xcom")}
