@@ -7,6 +7,8 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -148,14 +150,20 @@ def test_users_create_replace_short_password_and_delete(db: str, xk: Xk) -> None
     assert (r.exit_code, r.stderr) == (1, "error: no user 'bob'\n")
 
 
+#: A SQLite URL in a directory that surely does not exist (not a fixed path such as
+#: /nonexistent, which anyone on the machine may create).
+MISSING_DIR_DB = (
+    f"sqlite:///{Path(tempfile.gettempdir()) / f'xcomkit-missing-{uuid.uuid4().hex}' / 'x.db'}"
+)
+
+
 @pytest.mark.parametrize(
     ("url", "code", "message"),
     [
         (
-            "sqlite:////nonexistent/dir/x.db",
+            MISSING_DIR_DB,
             5,
-            "error: cannot open the database sqlite:////nonexistent/dir/x.db: "
-            "unable to open database file\n",
+            f"error: cannot open the database {MISSING_DIR_DB}: unable to open database file\n",
         ),
         (
             "plain/path.db",
@@ -214,24 +222,22 @@ def test_serve_on_a_port_in_use_is_one_line_and_no_serving_line(tmp_path: Path) 
 
 
 def test_serve_with_a_bad_db_is_one_line(tmp_path: Path) -> None:
-    r = _run("serve", "--db", "sqlite:////nonexistent/dir/x.db", cwd=tmp_path)
+    r = _run("serve", "--db", MISSING_DIR_DB, cwd=tmp_path)
     assert r.returncode == 5
     assert r.stdout == ""
     assert r.stderr == (
-        "error: cannot open the database sqlite:////nonexistent/dir/x.db: "
-        "unable to open database file\n"
+        f"error: cannot open the database {MISSING_DIR_DB}: unable to open database file\n"
     )
 
 
 def test_debug_shows_the_traceback_and_a_real_process_shows_none(tmp_path: Path) -> None:
-    r = _run("users", "list", "--db", "sqlite:////nonexistent/dir/x.db", cwd=tmp_path)
+    r = _run("users", "list", "--db", MISSING_DIR_DB, cwd=tmp_path)
     assert "Traceback" not in r.stderr
-    r = _run("--debug", "users", "list", "--db", "sqlite:////nonexistent/dir/x.db", cwd=tmp_path)
+    r = _run("--debug", "users", "list", "--db", MISSING_DIR_DB, cwd=tmp_path)
     assert r.returncode == 5
     assert r.stderr.startswith("Traceback (most recent call last):")
     assert r.stderr.endswith(
-        "error: cannot open the database sqlite:////nonexistent/dir/x.db: "
-        "unable to open database file\n"
+        f"error: cannot open the database {MISSING_DIR_DB}: unable to open database file\n"
     )
 
 
