@@ -46,6 +46,10 @@ NOT_AT_START = {
     "cryptography": "PyJWT's RSA/EC keys; tokens are HS512",
     "psycopg": "PostgreSQL only",
 }
+#: Modules (not top-level packages) the same server must not import at start.
+MODULES_NOT_AT_START = {
+    "sqlalchemy.dialects.postgresql": "SQLAlchemy's PostgreSQL dialect, on SQLite",
+}
 
 
 def serve_modules(*args: str, cwd: Path) -> tuple[list[str], set[str]]:
@@ -78,6 +82,7 @@ def test_serve_on_a_current_database_imports_none_of_the_heavy_optional_modules(
 
     assert loaded == ["FastAPI"]
     assert top_level(modules) & set(NOT_AT_START) == set()
+    assert modules & set(MODULES_NOT_AT_START) == set()
     assert not {m for m in modules if m.startswith(("xcomkit.modern", "xcomkit.client"))}
 
 
