@@ -14,6 +14,11 @@ the tree before a change, from ``git archive``:
     git archive <commit> src | tar -x -C /tmp/before
     python benchmarks/startup.py --src before=/tmp/before/src --src after=src
 
+Each tree is compiled to bytecode first, as ``pip install`` of a wheel and ``make bench``
+do (:func:`benchmarks.run.compile_bytecode`); ``NAME=DIR,source`` instead runs a copy
+without bytecode under ``PYTHONDONTWRITEBYTECODE=1``, so every start compiles it from
+source (an editable install on a machine that sets that variable).
+
 ``--load SECONDS`` also loads each xcomkit server (after the timed start) with wrk (1
 thread, 16 connections) on GET one, the list of 50 and create, and reports the worker's
 peak RSS (VmHWM) over start-up and load; ``--db postgresql://...`` runs on that database
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,6 +50,7 @@ from benchmarks.run import (  # noqa: E402  (after the sys.path entry above)
     BASELINES,
     BENCH_USER,
     MANIFEST,
+    compile_bytecode,
     free_port,
     stopper,
     wait_ready,
@@ -100,6 +107,21 @@ def _env(src: Path | None) -> dict[str, str]:
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     return env
+
+
+def _tree(spec: str, scratch: Path) -> tuple[str, Path]:
+    """``NAME=DIR[,source]`` -> (name, the directory to put first on PYTHONPATH)."""
+    name, _, where = spec.partition("=")
+    where, _, mode = where.partition(",")
+    src = Path(where).resolve()
+    if mode == "source":
+        copy = scratch / name
+        shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        return name, copy
+    if mode:
+        raise SystemExit(f"--src {spec}: unknown mode {mode!r} (only 'source')")
+    compile_bytecode(src)
+    return name, src
 
 
 def _load(proc_pid: int, base: str, password: str, seconds: int, workdir: Path) -> None:
@@ -178,15 +200,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="rounds (default 5)")
     parser.add_argument(
-        "--src", action="append", default=[], metavar="NAME=DIR", help="another source tree"
+        "--src", action="append", default=[], metavar="NAME=DIR[,source]", help="a source tree"
     )
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file per round)")
     parser.add_argument("--load", type=int, default=0, metavar="SECONDS", help="wrk per scenario")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare FastAPI baseline")
     args = parser.parse_args()
-    trees: list[tuple[str, Path | None]] = [
-        (spec.partition("=")[0], Path(spec.partition("=")[2]).resolve()) for spec in args.src
-    ] or [("xcomkit", None)]
+    scratch = Path(tempfile.mkdtemp(prefix="xcomkit-startup-src-"))
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # ",source" trees stay without bytecode
+    trees: list[tuple[str, Path | None]] = [_tree(spec, scratch) for spec in args.src]
+    if not trees:
+        compile_bytecode()
+        trees = [("xcomkit", None)]
     results: dict[str, list[dict[str, float]]] = {}
     for i in range(args.runs):
         for name, src in trees:
@@ -198,6 +223,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="xcomkit-startup-") as tmp:
                 results.setdefault("bare", []).append(baseline_round("bare", Path(tmp)))
         print(f"round {i + 1}/{args.runs}", file=sys.stderr)
+    shutil.rmtree(scratch)
     print(f"{'server':10} {'figure':12} {'median':>8} {'min':>8} {'max':>8}")
     for name, rounds in results.items():
         for figure in rounds[0]:
