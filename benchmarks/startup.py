@@ -229,16 +229,15 @@ def main() -> None:
     parser.add_argument("--load", type=int, default=0, metavar="SECONDS", help="wrk per scenario")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare FastAPI baseline")
     args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="xcomkit-startup-src-"))
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # ",source" trees stay without bytecode
-    trees: list[tuple[str, Path | None]] = [_tree(spec, scratch) for spec in args.src]
-    if not trees:
-        compile_bytecode()
-        trees = [("xcomkit", None)]
     with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="xcomkit-src-")))
+        trees: list[tuple[str, Path | None]] = [_tree(spec, scratch) for spec in args.src]
+        if not trees:
+            compile_bytecode()
+            trees = [("xcomkit", None)]
         admin_url = stack.enter_context(pg.temporary_cluster()) if args.postgres else None
         results = run_rounds(args, trees, admin_url)
-    shutil.rmtree(scratch)
     print(f"{'server':10} {'figure':12} {'median':>8} {'min':>8} {'max':>8}")
     for name, rounds in results.items():
         for figure in rounds[0]:
