@@ -61,15 +61,24 @@ class Hot:
 
     def _compiled(self, conn: Connection) -> _Compiled | None:
         """The statement compiled for the driver, or None: run it through SQLAlchemy."""
-        if conn.dialect.name != "sqlite" or _observed(conn):
+        if conn.dialect.name != "sqlite" or observed(conn):
             return None
         if self._sqlite is False:
             self._sqlite = _compile(self.statement, conn)
         return self._sqlite  # type: ignore[return-value]
 
-    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+    def rows(
+        self,
+        conn: Connection,
+        params: Mapping[str, Any],
+        make: Callable[[tuple[Any, ...]], Any] | None = None,
+    ) -> list[Any]:
         """Every row of the statement with ``params`` bound: tuples of converted values
         on SQLite, :class:`~sqlalchemy.Row` objects elsewhere.
+
+        ``make``, on SQLite only: builds each row from the driver's own values instead
+        (for a statement whose columns the caller knows, one call a row instead of one a
+        converted column).
 
         Raises:
             sqlalchemy.exc.DBAPIError: (its subclass for) the driver's error.
@@ -78,6 +87,8 @@ class Hot:
         if compiled is None:
             return list(conn.execute(self.statement, params).all())  # type: ignore[call-overload]
         rows: list[Any] = _execute(conn, compiled, params, _all)
+        if make is not None:
+            return [make(row) for row in rows]
         if compiled.columns:
             rows = [_convert(row, compiled.columns) for row in rows]
         return rows
@@ -107,7 +118,9 @@ class Hot:
         return changed
 
 
-def _observed(conn: Connection) -> bool:
+def observed(conn: Connection) -> bool:
+    """True when cursor-execute listeners watch ``conn``: its statements then go
+    through SQLAlchemy, so that the listeners see each one."""
     dispatch = conn.dispatch
     return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
@@ -176,3 +189,18 @@ def _convert(row: tuple[Any, ...], columns: tuple[tuple[int, Processor], ...]) -
     for position, process in columns:
         converted[position] = process(converted[position])
     return tuple(converted)
+
+
+def execute_plain(conn: Connection, sql: str) -> None:
+    """Run ``sql`` (no parameters, no rows: ``BEGIN IMMEDIATE``) on SQLite's own cursor,
+    under ``conn``; a driver error raised as SQLAlchemy's (see :class:`Hot`).
+
+    For statements SQLAlchemy need not see: a transaction's ``BEGIN`` (SQLAlchemy tracks
+    the transaction itself) cost a create a tenth of its CPU through ``exec_driver_sql``.
+    """
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    try:
+        driver.execute(sql)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, (), exc, sqlite3.Error, dialect=conn.dialect) from exc
