@@ -29,7 +29,8 @@ In one run, side by side on this machine:
    update           PATCH TI/bench_key_00NN  (NN cycling over the 50 keys)
 
 6. with ``--profile`` (default): records py-spy samples of the xcomkit worker (on SQLite,
-   and on PostgreSQL) under get_one, list_ti, list_wild, create and update and summarizes where the time goes;
+   and on PostgreSQL) under get_one, list_ti, list_wild, create and update and summarizes
+   where the time goes;
 7. with ``--scale`` (default): seeds a second SQLite database with 1,000,000 XComs over
    10,000 DAG runs (``xcomkit.seed``), starts xcomkit on it next to the empty one and
    repeats the read scenarios on both, interleaved (``--scale-xcoms N``: another size);
@@ -836,7 +837,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="py-spy the xcomkit worker under get_one, list_ti, list_wild, create, update (default: on)",
+        help="py-spy the xcomkit worker under each of get_one, list_ti, list_wild, create, "
+        "update (default: on)",
     )
     p.add_argument(
         "--scenarios",
