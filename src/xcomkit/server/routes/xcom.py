@@ -17,7 +17,7 @@ from sqlalchemy import Row
 from xcomkit import values
 from xcomkit.address import WILDCARD, XComAddress
 from xcomkit.errors import ServiceError
-from xcomkit.server import audit, offload
+from xcomkit.server import audit, errors, offload
 from xcomkit.server.deps import Reader, Writer
 from xcomkit.server.encoding import JSONBytes, dumps, json_response
 from xcomkit.server.models import (
@@ -37,6 +37,7 @@ from xcomkit.store.xcoms import ENTRY_FIELDS, ORDERABLE, Entry, ListFilter
 router = APIRouter(
     prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries",
     tags=["XCom"],
+    responses=errors.documented(400, 401, 403, 404, 408, 409, 413, 422, 503),
 )
 
 _ORDER_NAMES = {name: name for name in ORDERABLE}
