@@ -167,6 +167,16 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def handler_for(exc: BaseException) -> Callable[[Request, Any], Awaitable[Response]] | None:
+    """The :data:`HANDLERS` function that answers ``exc`` (looked up along its class's
+    MRO, as Starlette looks up an app's handlers), or None: not an error the API answers."""
+    for cls in type(exc).__mro__:
+        for handled, handler in HANDLERS:
+            if cls is handled:
+                return handler
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register :data:`HANDLERS` on ``app``."""
     for cls, handler in HANDLERS:
