@@ -157,6 +157,9 @@ def test_client_that_stops_reading_an_answer_is_dropped(uvicorn_server) -> None:
         # its kernel had already accepted still trickles to this tiny receive window for
         # minutes after the drop (a test that read it to the end took 100 s).
         deadline = time.monotonic() + 5
+        while not connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert connections  # served: the answer is being written
         while connections and time.monotonic() < deadline:
             time.sleep(0.02)
         assert not connections  # the server let the connection go
