@@ -172,3 +172,72 @@ def test_well_formed_requests_do_not_reach_fastapi(make_api: Any, role: str) -> 
     # ...and what it must not answer reaches FastAPI.
     assert api.client.get(f"{BASE}/k", params={"map_index": "x"}, headers=reader).status_code == 422
     assert reached == [f"GET {BASE}/k"]
+
+
+def _asgi(
+    api: Api, method: str, path: str, headers: list[tuple[bytes, bytes]], messages: list[Any]
+) -> list[Any]:
+    """Run one request through the app's ASGI interface on its own event loop, with the
+    given ``receive`` messages (then a disconnect); what the app sent."""
+    sent: list[Any] = []
+    queue = list(messages)
+
+    async def receive() -> Any:
+        return queue.pop(0) if queue else {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+
+    async def run() -> None:
+        await api.client.app(scope, receive, send)
+
+    api.client.portal.call(run)  # type: ignore[union-attr]
+    return sent
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"type": "http.disconnect"}],
+        [{"type": "http.request", "body": b'{"key": "gone", ', "more_body": True}],
+    ],
+    ids=["before-body", "mid-body"],
+)
+def test_a_client_gone_before_its_body_ends_is_answered_and_audited_alike(
+    make_api: Any, caplog: Any, messages: list[Any]
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="xcomkit.audit")
+    direct, plain = make_api(), make_api()
+    _without_direct(plain)
+    answers = []
+    for api in (direct, plain):
+        caplog.clear()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"authorization", api.headers("admin")["Authorization"].encode()),
+        ]
+        sent = _asgi(api, "POST", BASE, headers, messages)
+        records = [r for r in caplog.records if r.name == "xcomkit.audit"]
+        assert len(records) == 1
+        fields = {k: getattr(records[0], k, None) for k in ("status", "outcome", "action", "who")}
+        answers.append(
+            ([m.get("status") for m in sent if m["type"] == "http.response.start"], fields)
+        )
+    assert answers[0] == answers[1]

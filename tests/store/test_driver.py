@@ -201,4 +201,3 @@ def test_an_answer_seen_inside_a_transaction_is_not_kept(conn: Connection) -> No
     assert counted.scalar_unchanged(conn, {"d": "xcom_demo"}) == before + 1
     transaction.rollback()
     assert counted.scalar_unchanged(conn, {"d": "xcom_demo"}) == before
-
