@@ -241,3 +241,29 @@ def test_a_client_gone_before_its_body_ends_is_answered_and_audited_alike(
             ([m.get("status") for m in sent if m["type"] == "http.response.start"], fields)
         )
     assert answers[0] == answers[1]
+
+
+def test_dependency_overrides_are_honoured(make_api: Any) -> None:
+    # A test suite may override the app's dependencies (FastAPI's dependency_overrides),
+    # e.g. to refuse every caller: the XCom routes then answer as the override says.
+    from fastapi import HTTPException
+
+    from xcomkit.server import deps
+
+    api = make_api()
+    admin = api.headers("admin")
+    assert api.client.post(BASE, json={"key": "k", "value": 1}, headers=admin).status_code == 201
+
+    async def refused() -> Any:
+        raise HTTPException(status_code=403, detail="overridden")
+
+    api.client.app.dependency_overrides[deps.current_user] = refused
+    api.client.app.dependency_overrides[deps.writer] = refused
+    for method, path, body in [
+        ("GET", f"{BASE}/k", None),
+        ("GET", BASE, None),
+        ("POST", BASE, {"key": "j", "value": 1}),
+        ("PATCH", f"{BASE}/k", {"value": 2}),
+    ]:
+        r = api.client.request(method, path, json=body, headers=admin)
+        assert (r.status_code, r.json()) == (403, {"detail": "overridden"}), (method, path)
