@@ -85,6 +85,95 @@ REQUESTS: list[tuple[str, str, Any, bytes | None, dict[str, str], str | None]] =
     ("PATCH", f"{BASE}/a", None, b'{"value": 1}', JSON, "viewer"),
     ("GET", f"{BASE}/a", None, None, {}, "viewer"),
     ("GET", BASE, None, None, {}, "viewer"),
+    # Odd bodies, content types, keys, queries and headers (an attacker's list).
+    ("POST", BASE, None, b'\xef\xbb\xbf{"key": "bom", "value": 1}', JSON, "admin"),
+    ("POST", BASE, None, '{"key": "u16", "value": 1}'.encode("utf-16"), JSON, "admin"),
+    ("POST", BASE, None, b'{"key": "bad\xff", "value": 1}', JSON, "admin"),
+    ("POST", BASE, None, b'{"key": "dup", "key": "dup2", "value": 1}', JSON, "admin"),
+    ("POST", BASE, None, b'{"key": "inf", "value": [Infinity, -Infinity, NaN]}', JSON, "admin"),
+    ("POST", BASE, None, b'{"key": "huge", "value": 1' + b"0" * 5000 + b"}", JSON, "admin"),
+    (
+        "POST",
+        BASE,
+        None,
+        b'{"key": "deep", "value": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        JSON,
+        "admin",
+    ),
+    (
+        "POST",
+        BASE,
+        None,
+        b'{"key": "ct1", "value": 1}',
+        {"content-type": "Application/JSON"},
+        "admin",
+    ),
+    (
+        "POST",
+        BASE,
+        None,
+        b'{"key": "ct2", "value": 1}',
+        {"content-type": "application/json ; x=y"},
+        "admin",
+    ),
+    (
+        "POST",
+        BASE,
+        None,
+        b'{"key": "ct3", "value": 1}',
+        {"content-type": "application/x+json"},
+        "admin",
+    ),
+    (
+        "POST",
+        BASE,
+        None,
+        b'{"key": "ct4", "value": 1}',
+        {"content-type": '"application/json"'},
+        "admin",
+    ),
+    ("POST", BASE, None, b'{"key": "sl/a b~\\u00e9", "value": 1}', JSON, "admin"),
+    ("POST", BASE, None, b'{"key": "m", "value": 1, "map_index": "3"}', JSON, "admin"),
+    ("POST", BASE, None, b'{"key": "m", "value": 1, "map_index": true}', JSON, "admin"),
+    ("POST", BASE, None, b'{"key": "a\\u0000b", "value": null}', JSON, "admin"),
+    ("POST", BASE, None, b"null", JSON, "admin"),
+    ("POST", f"{BASE}/", None, b'{"key": "slash", "value": 1}', JSON, "admin"),
+    ("GET", f"{BASE}/sl/a b~\u00e9", None, None, {}, "viewer"),
+    ("GET", f"{BASE}/sl%2Fa%20b%7E%C3%A9", None, None, {}, "viewer"),
+    ("GET", f"{BASE}/huge", {"stringify": "true"}, None, {}, "viewer"),
+    ("GET", f"{BASE}/inf", {"deserialize": "true"}, None, {}, "viewer"),
+    ("GET", f"{BASE}/a", {"map_index": "+1"}, None, {}, "viewer"),
+    ("GET", f"{BASE}/a", {"map_index": "1_0"}, None, {}, "viewer"),
+    ("GET", f"{BASE}/a", {"map_index": "9223372036854775808"}, None, {}, "viewer"),
+    ("GET", f"{BASE}/a?map_index", None, None, {}, "viewer"),
+    ("GET", f"{BASE}/a?&&=&map_index=-1", None, None, {}, "viewer"),
+    ("GET", f"{BASE}/a?map%5Findex=x", None, None, {}, "viewer"),
+    ("GET", f"{BASE}/a?map_index=%FF", None, None, {}, "viewer"),
+    ("GET", f"{BASE}/a%00b", None, None, {}, "viewer"),
+    ("GET", f"{BASE}/a", None, None, {"authorization": "BEARER  x"}, None),
+    ("GET", BASE, {"order_by": ""}, None, {}, "viewer"),
+    ("GET", BASE, {"order_by": "key,map_index"}, None, {}, "viewer"),
+    ("GET", BASE, {"offset": "9223372036854775808"}, None, {}, "viewer"),
+    ("GET", BASE, {"xcom_key_pattern": "\\%"}, None, {}, "viewer"),
+    ("GET", BASE, {"xcom_key_prefix_pattern": "\U0010ffff"}, None, {}, "viewer"),
+    ("GET", f"{BASE}?xcom_key_prefix_pattern=%ED%A0%80", None, None, {}, "viewer"),
+    ("GET", BASE, {"map_index_filter": "-1,3"}, None, {}, "viewer"),
+    ("GET", BASE, {"run_after_lt": "2025-01-01T00:00:00+05:00"}, None, {}, "viewer"),
+    ("GET", BASE.replace("xcom_demo", "d" * 10000), None, None, {}, "viewer"),
+    (
+        "GET",
+        "/api/v2/dags//dagRuns/run_1/taskInstances/extract/xcomEntries/a",
+        None,
+        None,
+        {},
+        "viewer",
+    ),
+    ("HEAD", f"{BASE}/a", None, None, {}, "viewer"),
+    ("PUT", f"{BASE}/a", None, b'{"value": 1}', JSON, "admin"),
+    ("PATCH", f"{BASE}/sl/a b~\u00e9", None, b'{"value": 2}', JSON, "admin"),
+    ("PATCH", f"{BASE}/a", None, b'{"value": 1e400}', JSON, "admin"),
+    ("PATCH", BASE, None, b'{"value": 1}', JSON, "admin"),
+    ("GET", WILD, {"limit": "100", "order_by": "-key"}, None, {}, "viewer"),
 ]
 
 #: Headers a client sees that both paths must give alike.
@@ -172,3 +261,98 @@ def test_well_formed_requests_do_not_reach_fastapi(make_api: Any, role: str) -> 
     # ...and what it must not answer reaches FastAPI.
     assert api.client.get(f"{BASE}/k", params={"map_index": "x"}, headers=reader).status_code == 422
     assert reached == [f"GET {BASE}/k"]
+
+
+def _asgi(
+    api: Api, method: str, path: str, headers: list[tuple[bytes, bytes]], messages: list[Any]
+) -> list[Any]:
+    """Run one request through the app's ASGI interface on its own event loop, with the
+    given ``receive`` messages (then a disconnect); what the app sent."""
+    sent: list[Any] = []
+    queue = list(messages)
+
+    async def receive() -> Any:
+        return queue.pop(0) if queue else {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+
+    async def run() -> None:
+        await api.client.app(scope, receive, send)
+
+    api.client.portal.call(run)  # type: ignore[union-attr]
+    return sent
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"type": "http.disconnect"}],
+        [{"type": "http.request", "body": b'{"key": "gone", ', "more_body": True}],
+    ],
+    ids=["before-body", "mid-body"],
+)
+def test_a_client_gone_before_its_body_ends_is_answered_and_audited_alike(
+    make_api: Any, caplog: Any, messages: list[Any]
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="xcomkit.audit")
+    direct, plain = make_api(), make_api()
+    _without_direct(plain)
+    answers = []
+    for api in (direct, plain):
+        caplog.clear()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"authorization", api.headers("admin")["Authorization"].encode()),
+        ]
+        sent = _asgi(api, "POST", BASE, headers, messages)
+        records = [r for r in caplog.records if r.name == "xcomkit.audit"]
+        assert len(records) == 1
+        fields = {k: getattr(records[0], k, None) for k in ("status", "outcome", "action", "who")}
+        answers.append(
+            ([m.get("status") for m in sent if m["type"] == "http.response.start"], fields)
+        )
+    assert answers[0] == answers[1]
+
+
+def test_dependency_overrides_are_honoured(make_api: Any) -> None:
+    # A test suite may override the app's dependencies (FastAPI's dependency_overrides),
+    # e.g. to refuse every caller: the XCom routes then answer as the override says.
+    from fastapi import HTTPException
+
+    from xcomkit.server import deps
+
+    api = make_api()
+    admin = api.headers("admin")
+    assert api.client.post(BASE, json={"key": "k", "value": 1}, headers=admin).status_code == 201
+
+    async def refused() -> Any:
+        raise HTTPException(status_code=403, detail="overridden")
+
+    api.client.app.dependency_overrides[deps.current_user] = refused
+    api.client.app.dependency_overrides[deps.writer] = refused
+    for method, path, body in [
+        ("GET", f"{BASE}/k", None),
+        ("GET", BASE, None),
+        ("POST", BASE, {"key": "j", "value": 1}),
+        ("PATCH", f"{BASE}/k", {"value": 2}),
+    ]:
+        r = api.client.request(method, path, json=body, headers=admin)
+        assert (r.status_code, r.json()) == (403, {"detail": "overridden"}), (method, path)

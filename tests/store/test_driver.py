@@ -188,3 +188,16 @@ def test_a_kept_answer_is_reused_only_while_nothing_was_written(
         _add_run(conn, "added_here")
     assert counted.scalar_unchanged(conn, {"d": "xcom_demo"}) == first + 2
     assert sum("count(" in sql for sql in ran) == 4
+
+
+def test_an_answer_seen_inside_a_transaction_is_not_kept(conn: Connection) -> None:
+    # A count inside a transaction sees its uncommitted rows; after a rollback neither
+    # data_version nor total_changes moves back, so that answer must not be reused.
+    counted = Hot(COUNT_RUNS)
+    conn.commit()
+    before = counted.scalar_unchanged(conn, {"d": "xcom_demo"})
+    transaction = conn.begin()
+    _add_run(conn, "rolled_back")
+    assert counted.scalar_unchanged(conn, {"d": "xcom_demo"}) == before + 1
+    transaction.rollback()
+    assert counted.scalar_unchanged(conn, {"d": "xcom_demo"}) == before

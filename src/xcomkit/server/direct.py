@@ -15,7 +15,10 @@ goes on to FastAPI unchanged, body included, which then answers as it always has
 - a bad, expired or missing token (FastAPI gives Airflow's 401/403);
 - query parameters or a body that fail validation, a body that is not JSON, a
   ``Content-Type`` other than JSON, an empty body (FastAPI gives its 422 or 400);
-- a malformed pattern or ``order_by`` (400/422 from the route's own checks).
+- a malformed pattern or ``order_by`` (400/422 from the route's own checks);
+- any request while the app has ``dependency_overrides`` (a test suite's);
+- a client that disconnected before its body ended (FastAPI's 400, which the audit
+  record keeps), the messages received replayed.
 
 So the direct path changes no answer: it answers the well-formed requests, and the
 errors of the work itself (404, 409, 413, 503) through the same handlers
@@ -118,6 +121,8 @@ class DirectRoutes:
             or scope["method"] not in _METHODS
             or not scope["path"].startswith(_PREFIX)
             or scope.get("root_path")  # routes then match a shorter path: FastAPI's job
+            # Overridden dependencies (a test suite's) are FastAPI's to call.
+            or self._fastapi_app.dependency_overrides
         ):
             await self.app(scope, receive, send)
             return
@@ -130,8 +135,12 @@ class DirectRoutes:
         body = b""
         if has_body:
             read = await _read_body(receive)
-            if read is None:
-                return  # the client went away
+            if isinstance(read, list):
+                # The client went away before its body ended: FastAPI answers that as it
+                # always did (its 400, and the audit record's status), from the same
+                # messages.
+                await self.app(scope, _replay_messages(read, receive), send)
+                return
             body = read
         ctx: ServerContext = self._fastapi_app.state.ctx
         try:
@@ -147,17 +156,31 @@ class DirectRoutes:
         await response(scope, receive, send)
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body (the request guard bounds its size and time), or None
-    when the client disconnected first."""
-    chunks = []
+async def _read_body(receive: Receive) -> bytes | list[Message]:
+    """The whole request body (the request guard bounds its size and time), or, when
+    the client disconnected first, every message received (the disconnect last)."""
+    messages: list[Message] = []
     while True:
         message = await receive()
+        messages.append(message)
         if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
+            return messages
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            if len(messages) == 1:
+                return message.get("body", b"")  # type: ignore[no-any-return]
+            return b"".join(m.get("body", b"") for m in messages)
+
+
+def _replay_messages(messages: list[Message], receive: Receive) -> Receive:
+    """``receive`` for an app that must see ``messages`` already received: them first."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

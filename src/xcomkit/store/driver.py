@@ -120,18 +120,21 @@ class Hot:
         connection changed no row (``total_changes``). The answer is then exactly what
         the statement would answer; the check costs one PRAGMA. For aggregates over many
         rows that reads repeat between writes (a list's total over 1,000,000 XComs: 0.7
-        ms a query). Elsewhere (PostgreSQL, unhashable ``params``) it runs the statement.
+        ms a query). Elsewhere (PostgreSQL, unhashable ``params``) it runs the statement,
+        and inside a transaction too: an answer there may count the transaction's own
+        changes, and a rollback moves neither number back. Schema changes (DDL) count
+        in neither number when this connection makes them: the server's reading
+        connections make none.
         """
         compiled = self._compiled(conn)
-        if compiled is None:
+        driver = conn.connection.driver_connection
+        if compiled is None or driver is None or driver.in_transaction:
             return self.scalar(conn, params)
         try:
             key = (self, frozenset(params.items()))
             hash(key)
         except TypeError:
             return self.scalar(conn, params)
-        driver = conn.connection.driver_connection
-        assert driver is not None
         state = (_execute_plain_scalar(conn, "PRAGMA data_version"), driver.total_changes)
         kept: dict[Any, tuple[Any, Any]] = conn.connection.info.setdefault(_KEPT, {})
         found = kept.get(key)
