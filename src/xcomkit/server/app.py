@@ -26,6 +26,7 @@ from xcomkit.server.deps import ServerContext, current_user, principal_from_head
 from xcomkit.server.envelope import AirflowGZip
 from xcomkit.server.execution import WorkLanes
 from xcomkit.server.guard import RequestGuard
+from xcomkit.server.login_gate import LoginGate
 from xcomkit.server.offload import ValueStorage
 from xcomkit.server.routes import auth, dag_runs, monitor, xcom
 from xcomkit.server.ui import router as ui_router
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         body_timeout=settings.body_timeout,
         login_body_timeout=settings.login_body_timeout,
     )
+    # Refused logins (client at its limit, password lane full) answered before the body.
+    app.add_middleware(LoginGate, work=work, blocked=ctx.blocked_clients)
     # As in Airflow's api-server: gzip when the client accepts it (see server/envelope.py),
     # for the guard's own answers too.
     app.add_middleware(AirflowGZip)

@@ -16,10 +16,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from xcomkit.store.schema import login_failure as lf
 
 
-def seconds_blocked(
+def blocked_buckets(
     conn: Connection, limits: dict[str, int], *, window: float, now: float
-) -> float | None:
-    """Seconds until the first bucket at its limit reopens, or None when none is.
+) -> dict[str, float]:
+    """The buckets at their limit, each with the seconds until its window reopens (one
+    query; empty when none is).
 
     Args:
         limits: failures allowed per bucket name in one window.
@@ -29,12 +30,20 @@ def seconds_blocked(
     rows = conn.execute(
         select(lf.c.bucket, lf.c.window_start, lf.c.failures).where(lf.c.bucket.in_(limits))
     ).all()
-    waits = [
-        row.window_start + window - now
+    return {
+        row.bucket: row.window_start + window - now
         for row in rows
         if row.failures >= limits[row.bucket] and row.window_start + window > now
-    ]
-    return max(waits) if waits else None
+    }
+
+
+def seconds_blocked(
+    conn: Connection, limits: dict[str, int], *, window: float, now: float
+) -> float | None:
+    """Seconds until the last of the buckets at their limit reopens, or None when none is
+    (arguments as :func:`blocked_buckets`)."""
+    waits = blocked_buckets(conn, limits, window=window, now=now)
+    return max(waits.values()) if waits else None
 
 
 def record_failure(conn: Connection, buckets: Iterable[str], *, window: float, now: float) -> None:

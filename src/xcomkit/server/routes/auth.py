@@ -18,11 +18,18 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
+from xcomkit.errors import TooManyAttempts
 from xcomkit.server import audit
+from xcomkit.server.auth.passwords import verify_password
 from xcomkit.server.deps import Ctx, ServerContext
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import LoginBody
-from xcomkit.service.users import LoginLimits, authenticate
+from xcomkit.service.users import (
+    LoginLimits,
+    check_login,
+    record_login_failure,
+    upgrade_password_hash,
+)
 
 router = APIRouter(prefix="/auth", tags=["Login"])
 
@@ -72,11 +79,22 @@ async def _issue(ctx: ServerContext, request: Request, body: LoginBody, lifetime
         window=settings.login_window_seconds,
     )
     client = request.client.host if request.client else None
-    # Password hashing is slow and memory-hard by design: its own bounded lane.
-    role = await ctx.work.hash(authenticate, username, password, client=client, limits=limits)
-    if role is None:
+    # Three lanes: the limits and the user (a read), the hash (slow and memory-hard by
+    # design: its own bounded lane, which touches no database), the failure (a write).
+    try:
+        attempt = await ctx.work.read(check_login, username, client=client, limits=limits)
+    except TooManyAttempts as exc:
+        if exc.client_blocked is not None and client is not None:
+            # Until then, this client's logins are refused before their body is read.
+            ctx.blocked_clients.block(client, exc.client_blocked)
+        raise
+    ok, new_hash = await ctx.work.hash(verify_password, attempt.password_hash, password)
+    if not ok or attempt.role is None:
+        await ctx.work.write(record_login_failure, attempt, limits)
         raise HTTPException(401, "Invalid credentials")
-    token = ctx.tokens.issue(username, role, expiration_seconds=lifetime)
+    if new_hash:
+        await ctx.work.write(upgrade_password_hash, username, new_hash)
+    token = ctx.tokens.issue(username, attempt.role, expiration_seconds=lifetime)
     return json_response({"access_token": token}, 201)
 
 
