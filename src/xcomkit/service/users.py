@@ -1,8 +1,10 @@
 """Login rules: password checks with limits on failed attempts.
 
-A login is three steps, each in its own lane (``server/routes/auth.py``): a read
-(:func:`check_login`: limits, then the user's hash), the password check (Argon2, in the
-hash lane, no database), and on failure a write (:func:`record_login_failure`).
+A login is four steps, each in its own lane (``server/routes/auth.py``): a read
+(:func:`check_login`: limits, then the user's hash), a write counting the attempt as a
+failure (:func:`count_login`, atomic, so that racing logins cannot pass a limit
+together), the password check (Argon2, in the hash lane, no database), and on success a
+write taking the count back (:func:`forget_login`).
 """
 
 from __future__ import annotations
@@ -79,11 +81,39 @@ def check_login(
     )
 
 
-def record_login_failure(db: Database, attempt: LoginAttempt, limits: LoginLimits) -> None:
-    """Count one failed login in each of ``attempt``'s buckets (a write)."""
+def count_login(db: Database, attempt: LoginAttempt, limits: LoginLimits) -> None:
+    """The second step, one write: count the login as a failure before its password is
+    checked (:func:`forget_login` takes it back if it succeeds), atomically, so that
+    logins racing in any number of workers cannot pass a limit together.
+
+    Raises:
+        TooManyAttempts: this login is past a limit (as in :func:`check_login`).
+    """
+    if not attempt.buckets:
+        return
+    now = time.time()
+    with db.writing() as conn:
+        counted = logins.record_failure(conn, attempt.buckets, window=limits.window, now=now)
+    waits = {
+        bucket: start + limits.window - now
+        for bucket, (failures, start) in counted.items()
+        if failures > attempt.buckets[bucket]
+    }
+    if waits:
+        client_wait = next((w for b, w in waits.items() if b.startswith("client:")), None)
+        raise TooManyAttempts(
+            "Too many failed logins; retry later.",
+            retry_after=max(1, math.ceil(max(waits.values()))),
+            client_blocked=None if client_wait is None else now + client_wait,
+        )
+
+
+def forget_login(db: Database, attempt: LoginAttempt) -> None:
+    """Take back what :func:`count_login` counted: the password was right, or was never
+    checked (the server was busy)."""
     if attempt.buckets:
         with db.writing() as conn:
-            logins.record_failure(conn, attempt.buckets, window=limits.window, now=time.time())
+            logins.forget_failure(conn, attempt.buckets)
 
 
 def upgrade_password_hash(db: Database, username: str, new_hash: str) -> None:

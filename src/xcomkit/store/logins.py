@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, case, delete, select
+from sqlalchemy import Connection, case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -46,22 +46,39 @@ def seconds_blocked(
     return max(waits.values()) if waits else None
 
 
-def record_failure(conn: Connection, buckets: Iterable[str], *, window: float, now: float) -> None:
-    """Count one failure in each bucket, opening a new window where the last one ended.
+def record_failure(
+    conn: Connection, buckets: Iterable[str], *, window: float, now: float
+) -> dict[str, tuple[int, float]]:
+    """Count one failure in each bucket, opening a new window where the last one ended;
+    each bucket's count and window start once counted (one atomic statement per bucket,
+    so that logins racing in several workers each see their own count).
 
     Buckets whose window ended are removed first, so the table holds only live windows.
     """
     conn.execute(delete(lf).where(lf.c.window_start <= now - window))
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     expired = lf.c.window_start <= now - window
+    counted: dict[str, tuple[int, float]] = {}
     for bucket in buckets:
         stmt = insert(lf).values(bucket=bucket, window_start=now, failures=1)
-        conn.execute(
+        row = conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[lf.c.bucket],
                 set_={
                     "failures": case((expired, 1), else_=lf.c.failures + 1),
                     "window_start": case((expired, now), else_=lf.c.window_start),
                 },
-            )
-        )
+            ).returning(lf.c.failures, lf.c.window_start)
+        ).one()
+        counted[bucket] = (row.failures, row.window_start)
+    return counted
+
+
+def forget_failure(conn: Connection, buckets: Iterable[str]) -> None:
+    """Take back one failure counted in each bucket (a login counted before its password
+    was checked, which then succeeded or was never checked)."""
+    conn.execute(
+        update(lf)
+        .where(lf.c.bucket.in_(list(buckets)), lf.c.failures > 0)
+        .values(failures=lf.c.failures - 1)
+    )

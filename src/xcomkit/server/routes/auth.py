@@ -23,11 +23,13 @@ from xcomkit.server import audit
 from xcomkit.server.auth.passwords import verify_password
 from xcomkit.server.deps import Ctx, ServerContext
 from xcomkit.server.encoding import json_response
+from xcomkit.server.execution import Unavailable
 from xcomkit.server.models import LoginBody
 from xcomkit.service.users import (
     LoginLimits,
     check_login,
-    record_login_failure,
+    count_login,
+    forget_login,
     upgrade_password_hash,
 )
 
@@ -79,19 +81,25 @@ async def _issue(ctx: ServerContext, request: Request, body: LoginBody, lifetime
         window=settings.login_window_seconds,
     )
     client = request.client.host if request.client else None
-    # Three lanes: the limits and the user (a read), the hash (slow and memory-hard by
-    # design: its own bounded lane, which touches no database), the failure (a write).
+    # The limits and the user (a read); the attempt counted (a write, atomic); the hash
+    # (slow and memory-hard by design: its own bounded lane, which touches no database);
+    # the count taken back on success (a write).
     try:
         attempt = await ctx.work.read(check_login, username, client=client, limits=limits)
+        await ctx.work.write(count_login, attempt, limits)
     except TooManyAttempts as exc:
         if exc.client_blocked is not None and client is not None:
             # Until then, this client's logins are refused before their body is read.
             ctx.blocked_clients.block(client, exc.client_blocked)
         raise
-    ok, new_hash = await ctx.work.hash(verify_password, attempt.password_hash, password)
+    try:
+        ok, new_hash = await ctx.work.hash(verify_password, attempt.password_hash, password)
+    except Unavailable:
+        await ctx.work.write(forget_login, attempt)  # not checked: not a failure
+        raise
     if not ok or attempt.role is None:
-        await ctx.work.write(record_login_failure, attempt, limits)
         raise HTTPException(401, "Invalid credentials")
+    await ctx.work.write(forget_login, attempt)
     if new_hash:
         await ctx.work.write(upgrade_password_hash, username, new_hash)
     token = ctx.tokens.issue(username, attempt.role, expiration_seconds=lifetime)
