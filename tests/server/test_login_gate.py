@@ -162,3 +162,24 @@ def test_a_full_password_lane_refuses_logins_before_their_body(make_api, monkeyp
     assert (r.status_code, r.headers["retry-after"], r.json()) == (503, "1", {"detail": BUSY})
     # Reads do not need the password lane.
     assert api.client.get("/api/v2/version").status_code == 200
+
+
+def test_a_lane_filled_while_the_body_arrived_refuses_before_any_database_work(
+    make_api, monkeypatch
+) -> None:
+    api = make_api(login_failures_per_user=1, login_failures_per_client=0)
+    work = api.client.app.state.ctx.work
+    asked: list[str] = []
+
+    def full_after_the_gate(lane_name: str) -> bool:
+        asked.append(lane_name)
+        return len(asked) == 2  # the gate's question: no; the route's: yes
+
+    monkeypatch.setattr(work, "full", full_after_the_gate)
+    r = login(api, "user", "wrong")
+    assert (r.status_code, r.json()) == (503, {"detail": BUSY})
+    assert asked == ["hash", "hash"]
+    monkeypatch.setattr(work, "full", lambda lane_name: False)
+    # Nothing was counted: the user's one allowed failure is still there.
+    assert login(api, "user", "wrong").status_code == 401
+    assert login(api, "user", "wrong").status_code == 429

@@ -23,7 +23,8 @@ from xcomkit.server import audit
 from xcomkit.server.auth.passwords import verify_password
 from xcomkit.server.deps import Ctx, ServerContext
 from xcomkit.server.encoding import json_response
-from xcomkit.server.execution import Unavailable
+from xcomkit.server.execution import LaneFull, Unavailable
+from xcomkit.server.login_gate import BUSY
 from xcomkit.server.models import LoginBody
 from xcomkit.service.users import (
     LoginLimits,
@@ -81,6 +82,10 @@ async def _issue(ctx: ServerContext, request: Request, body: LoginBody, lifetime
         window=settings.login_window_seconds,
     )
     client = request.client.host if request.client else None
+    if ctx.work.full("hash"):
+        # Filled while the body arrived: refuse before any database work. (On SQLite the
+        # read and the write below run inline, so nothing fills the lane before the hash.)
+        raise LaneFull(BUSY)
     # The limits and the user (a read); the attempt counted (a write, atomic); the hash
     # (slow and memory-hard by design: its own bounded lane, which touches no database);
     # the count taken back on success (a write).
