@@ -129,9 +129,7 @@ def login(api: Any, username: str, password: str, content: str | None = None) ->
     return api.client.post("/auth/token", json={"username": username, "password": password})
 
 
-def test_a_client_the_database_says_is_blocked_is_refused_before_its_body(
-    make_api, caplog
-) -> None:
+def test_a_client_the_database_says_is_blocked_is_refused_before_its_body(make_api, caplog) -> None:
     api = make_api(login_failures_per_user=0, login_failures_per_client=2)
     assert [login(api, n, "guess").status_code for n in ("a", "b")] == [401, 401]
     # The database answers the first 429; the app remembers it...
@@ -143,7 +141,14 @@ def test_a_client_the_database_says_is_blocked_is_refused_before_its_body(
     assert (r.status_code, r.json()) == (429, {"detail": TOO_MANY})
     assert 1 <= int(r.headers["retry-after"]) <= int(first.headers["retry-after"])
     [rec] = [r for r in caplog.records if r.name == "xcomkit.audit"]
-    assert (rec.who, rec.path, rec.status, rec.outcome) == ("-", "/auth/token", 429, "denied")
+    assert (rec.who, rec.client, rec.action, rec.path, rec.status, rec.outcome) == (
+        "-",
+        "testclient",
+        "create_token",
+        "/auth/token",
+        429,
+        "denied",
+    )
 
 
 def test_a_user_past_its_limit_does_not_block_the_client(make_api) -> None:
@@ -154,12 +159,22 @@ def test_a_user_past_its_limit_does_not_block_the_client(make_api) -> None:
     assert login(api, "", "", content="{not json").status_code == 422
 
 
-def test_a_full_password_lane_refuses_logins_before_their_body(make_api, monkeypatch) -> None:
+def test_a_full_password_lane_refuses_logins_before_their_body(
+    make_api, monkeypatch, caplog
+) -> None:
     api = make_api()
     work = api.client.app.state.ctx.work
     monkeypatch.setattr(work, "full", lambda lane_name: lane_name == "hash")
-    r = login(api, "", "", content="{not json")
+    caplog.set_level(logging.INFO, logger="xcomkit.audit")
+    r = api.client.post("/auth/token/cli", content="{not json")
     assert (r.status_code, r.headers["retry-after"], r.json()) == (503, "1", {"detail": BUSY})
+    [rec] = [r for r in caplog.records if r.name == "xcomkit.audit"]
+    assert (rec.who, rec.action, rec.status, rec.outcome) == (
+        "-",
+        "create_token_cli",
+        503,
+        "failed",
+    )
     # Reads do not need the password lane.
     assert api.client.get("/api/v2/version").status_code == 200
 

@@ -133,10 +133,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         body_timeout=settings.body_timeout,
         login_body_timeout=settings.login_body_timeout,
     )
-    # Refused logins (client at its limit, password lane full) answered before the body.
-    app.add_middleware(LoginGate, work=work, blocked=ctx.blocked_clients)
     # As in Airflow's api-server: gzip when the client accepts it (see server/envelope.py),
     # for the guard's own answers too.
     app.add_middleware(AirflowGZip)
-    app.add_middleware(AuditLog)  # outermost: sees every answer, the guard's too
+    app.add_middleware(AuditLog)  # sees every answer, the guard's too
+    # Outermost: refused logins (client at its limit, password lane full) answered before
+    # their body, at the least cost a flood can be answered with; audited by the gate.
+    app.add_middleware(LoginGate, work=work, blocked=ctx.blocked_clients)
     return app

@@ -14,23 +14,27 @@ answers two kinds of refusal from the request line and the client address alone:
   (:meth:`~xcomkit.server.execution.WorkLanes.full`): the login would be refused after
   its body anyway.
 
-Either refusal is audited like any other (:mod:`xcomkit.server.audit`), without a user
-name, since the body that holds it was not read. Per-user limits need the user name, so
-they are checked after the body, with one read (:func:`xcomkit.service.users.check_login`).
+The gate is the outermost middleware of the app, so that a refusal costs the event loop
+as little as possible: it writes the refusal's audit record itself (one record, as
+:class:`~xcomkit.server.audit.AuditLog` would, with user ``-``, since the body that holds
+the user name was not read). Per-user limits need the user name, so they are checked
+after the body, with one read (:func:`xcomkit.service.users.check_login`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from xcomkit.server import audit
 from xcomkit.server.encoding import json_response
 from xcomkit.server.execution import WorkLanes
 
-#: The routes that check a password.
-LOGIN_PATHS = frozenset({"/auth/token", "/auth/token/cli"})
+#: The routes that check a password, with their names (the audit record's ``action``).
+LOGIN_PATHS = {"/auth/token": "create_token", "/auth/token/cli": "create_token_cli"}
 
 TOO_MANY = "Too many failed logins; retry later."
 BUSY = "The server is busy checking other logins; retry shortly."
@@ -87,13 +91,38 @@ class LoginGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in LOGIN_PATHS:
             client = scope.get("client")
-            left = self.blocked.seconds_left(client[0]) if client else None
+            address = client[0] if client else None
+            left = self.blocked.seconds_left(address) if address else None
             if left is not None:
-                headers = {"Retry-After": str(max(1, math.ceil(left)))}
-                await json_response({"detail": TOO_MANY}, 429, headers)(scope, receive, send)
+                retry_after = str(max(1, math.ceil(left)))
+                await self._refuse(scope, receive, send, 429, TOO_MANY, retry_after, address)
                 return
             if self.work.full("hash"):
-                headers = {"Retry-After": "1"}
-                await json_response({"detail": BUSY}, 503, headers)(scope, receive, send)
+                await self._refuse(scope, receive, send, 503, BUSY, "1", address)
                 return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        status: int,
+        detail: str,
+        retry_after: str,
+        address: str | None,
+    ) -> None:
+        try:
+            response = json_response({"detail": detail}, status, {"Retry-After": retry_after})
+            await response(scope, receive, send)
+        finally:
+            if audit.log.isEnabledFor(logging.INFO):
+                audit.record(
+                    who="-",
+                    client=address,
+                    action=LOGIN_PATHS[scope["path"]],
+                    method="POST",
+                    path=scope["path"],
+                    status=status,
+                    outcome=audit.outcome(status),
+                )
