@@ -25,10 +25,12 @@ In one run, side by side on this machine:
    list_wild_filter GET   the same with ?xcom_key_pattern=bench_key_00
    create           POST  .../xcom_demo/dagRuns/run_2/taskInstances/transform/xcomEntries
                           (unique keys from a Lua counter)
+   create_64        the same with 64 connections: 64 concurrent writers, 0 errors expected
    update           PATCH TI/bench_key_00NN  (NN cycling over the 50 keys)
 
 6. with ``--profile`` (default): records py-spy samples of the xcomkit worker (on SQLite,
-   and on PostgreSQL) under get_one, list_ti and create and summarizes where the time goes;
+   and on PostgreSQL) under get_one, list_ti, list_wild, create and update and summarizes
+   where the time goes;
 7. with ``--scale`` (default): seeds a second SQLite database with 1,000,000 XComs over
    10,000 DAG runs (``xcomkit.seed``), starts xcomkit on it next to the empty one and
    repeats the read scenarios on both, interleaved (``--scale-xcoms N``: another size);
@@ -110,6 +112,8 @@ class Scenario:
     path: str
     lua_request: str = ""
     writes: bool = False
+    #: wrk connections for this load (None: ``--connections``).
+    connections: int | None = None
 
 
 SCENARIOS = [
@@ -130,6 +134,19 @@ SCENARIOS = [
         writes=True,
     ),
     Scenario(
+        "create_64",
+        "POST",
+        CREATE_PATH,
+        lua_request=(
+            "  counter = counter + 1\n"
+            '  local body = string.format(\'{"key":"w64-%s-%d","value":%s,"map_index":-1}\','
+            " prefix, counter, value)\n"
+            f'  return wrk.format("POST", "{CREATE_PATH}", nil, body)\n'
+        ),
+        writes=True,
+        connections=64,
+    ),
+    Scenario(
         "update",
         "PATCH",
         f"{TI_PATH}/bench_key_0000",
@@ -144,7 +161,7 @@ SCENARIOS = [
     ),
 ]
 READ_SCENARIOS = ["get_one", "list_ti", "list_wild", "list_wild_filter"]
-PROFILED = ["get_one", "list_ti", "create"]
+PROFILED = ["get_one", "list_ti", "list_wild", "create", "update"]
 
 LUA_TEMPLATE = """\
 wrk.method = "{method}"
@@ -238,6 +255,20 @@ def stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
                 proc.wait(timeout=5)
 
     return stop
+
+
+def compile_bytecode(src: Path = REPO / "src") -> None:
+    """Compile the modules under ``src`` to bytecode (``__pycache__``) if not yet done.
+
+    ``pip install`` of a wheel does this at install time; an editable install leaves it to
+    the first import, and with ``PYTHONDONTWRITEBYTECODE=1`` in the environment (as on the
+    machines these benchmarks ran on) never, so every server start then compiled all of
+    xcomkit from source: about 0.1 s of CPU before the first answer (docs/performance.md,
+    "Start-up"). Up-to-date files are left alone.
+    """
+    import compileall
+
+    compileall.compile_dir(str(src), quiet=1)
 
 
 def xcomkit_bin() -> str:
@@ -500,7 +531,7 @@ def run_wrk(
     cmd = [
         wrk,
         "-t1",
-        f"-c{args.connections}",
+        f"-c{scenario.connections or args.connections}",
         f"-d{max(1, round(duration))}s",
         "--timeout",
         "10s",
@@ -639,7 +670,7 @@ def _library(function: str) -> str:
 def profile(
     wrk: str, server: Server, args: argparse.Namespace, workdir: Path, out_dir: Path
 ) -> dict[str, Any]:
-    """py-spy record on ``server``'s worker under get_one, list_ti and create."""
+    """py-spy record on ``server``'s worker under each of :data:`PROFILED`."""
     py_spy = VENV_BIN / "py-spy"
     if not py_spy.exists():
         say("  installing py-spy into the venv")
@@ -820,7 +851,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="py-spy the xcomkit worker under get_one, list_ti, create (default: on)",
+        help="py-spy the xcomkit worker under each of get_one, list_ti, list_wild, create, "
+        "update (default: on)",
     )
     p.add_argument(
         "--scenarios",
@@ -876,6 +908,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     wanted = [s for s in SCENARIOS if s.name in args.scenarios.split(",")]
     wrk = ensure_wrk()
+    compile_bytecode()
     workdir = Path(tempfile.mkdtemp(prefix="xcomkit-bench-"))
     include_airflow = airflow_available() if args.airflow is None else args.airflow
     use_postgres = postgres_available() if args.postgres is None else args.postgres
