@@ -20,7 +20,6 @@ from starlette.requests import ClientDisconnect
 
 from xcomkit.errors import TooManyAttempts
 from xcomkit.server import audit, errors
-from xcomkit.server.auth.passwords import verify_password
 from xcomkit.server.deps import Ctx, ServerContext
 from xcomkit.server.encoding import json_response
 from xcomkit.server.execution import LaneFull, Unavailable
@@ -29,6 +28,7 @@ from xcomkit.server.models import LoginBody, LoginResponse
 from xcomkit.service.users import (
     LoginLimits,
     check_login,
+    check_password,
     count_login,
     forget_login,
     upgrade_password_hash,
@@ -100,7 +100,7 @@ async def _issue(ctx: ServerContext, request: Request, body: LoginBody, lifetime
             ctx.blocked_clients.block(client, exc.client_blocked)
         raise
     try:
-        ok, new_hash = await ctx.work.hash(verify_password, attempt.password_hash, password)
+        ok, new_hash = await ctx.work.hash(check_password, attempt.password_hash, password)
     except Unavailable:
         await ctx.work.write(forget_login, attempt)  # not checked: not a failure
         raise
