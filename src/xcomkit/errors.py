@@ -39,9 +39,12 @@ class ValueTooLarge(ServiceError):
 class TooManyAttempts(ServiceError):
     """Too many failed logins for this user or client in the window.
 
-    ``retry_after`` is the number of whole seconds until the window reopens.
+    ``retry_after`` is the number of whole seconds until the window reopens;
+    ``client_blocked``, when the client address itself is at its limit, the time (seconds
+    since the epoch) until which every login from it is refused.
     """
 
-    def __init__(self, detail: Any, retry_after: int):
+    def __init__(self, detail: Any, retry_after: int, client_blocked: float | None = None):
         super().__init__(detail)
         self.retry_after = retry_after
+        self.client_blocked = client_blocked

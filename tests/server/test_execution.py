@@ -144,11 +144,41 @@ def test_hash_lane_runs_at_lower_priority_with_a_short_queue(engine) -> None:
 
     lanes = WorkLanes(engine, request_timeout=5, hash_threads=2, max_waiting=128)
     niceness = asyncio.run(
-        lanes.hash(lambda _e: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        lanes.hash(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
     )
     assert niceness == os.getpriority(os.PRIO_PROCESS, 0) + HASH_NICENESS
     assert lanes._lanes["hash"].max_waiting == 2 * HASH_WAITING_PER_THREAD
     assert lanes._lanes["read"].max_waiting == 128
+    lanes.shutdown()
+
+
+def test_hash_lane_gets_no_database_and_says_when_it_is_full(engine) -> None:
+    """``full`` is true exactly when the next password check would be refused: the login
+    gate answers 503 on it before reading a body."""
+    from xcomkit.server.execution import HASH_WAITING_PER_THREAD
+
+    lanes = WorkLanes(engine, request_timeout=5, hash_threads=1)
+    release = threading.Event()
+
+    async def main() -> None:
+        assert await lanes.hash(lambda *args: args, 1, 2) == (1, 2)
+        jobs = [
+            asyncio.ensure_future(lanes.hash(release.wait, 5))
+            for _ in range(HASH_WAITING_PER_THREAD - 1)
+        ]
+        await asyncio.sleep(0)
+        assert not lanes.full("hash")
+        jobs.append(asyncio.ensure_future(lanes.hash(release.wait, 5)))
+        await asyncio.sleep(0)
+        assert lanes.full("hash")
+        assert not lanes.full("read")
+        with pytest.raises(LaneFull):
+            await lanes.hash(release.wait, 5)
+        release.set()
+        assert await asyncio.gather(*jobs) == [True] * HASH_WAITING_PER_THREAD
+        assert not lanes.full("hash")
+
+    asyncio.run(main())
     lanes.shutdown()
 
 

@@ -27,6 +27,7 @@ from xcomkit.server.direct import DirectRoutes
 from xcomkit.server.envelope import AirflowGZip
 from xcomkit.server.execution import WorkLanes
 from xcomkit.server.guard import RequestGuard
+from xcomkit.server.login_gate import LoginGate
 from xcomkit.server.offload import ValueStorage
 from xcomkit.server.routes import auth, dag_runs, monitor, xcom
 from xcomkit.server.ui import router as ui_router
@@ -139,5 +140,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # As in Airflow's api-server: gzip when the client accepts it (see server/envelope.py),
     # for the guard's own answers too.
     app.add_middleware(AirflowGZip)
-    app.add_middleware(AuditLog)  # outermost: sees every answer, the guard's too
+    app.add_middleware(AuditLog)  # sees every answer, the guard's too
+    # Outermost: refused logins (client at its limit, password lane full) answered before
+    # their body, at the least cost a flood can be answered with; audited by the gate.
+    app.add_middleware(LoginGate, work=work, blocked=ctx.blocked_clients)
     return app

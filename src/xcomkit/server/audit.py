@@ -5,7 +5,9 @@
 the ``xcomkit.audit`` logger once the answer is sent, with these fields (as ``extra``,
 so a JSON formatter puts them at the top level; the text message is ``key=value``):
 
-``who``       the caller's user name (the attempted one for a login), or ``-``
+``who``       the caller's user name (the attempted one for a login), or ``-`` (also for
+              a login refused before its body was read, :mod:`~xcomkit.server.login_gate`,
+              which writes that record itself)
 ``role``      the caller's role, when authenticated
 ``client``    the client's address
 ``action``    the route's name (``create_xcom_entry``, ``create_token``, ...) or ``-``

@@ -19,6 +19,7 @@ from xcomkit.server.auth.roles import can_write
 from xcomkit.server.auth.tokens import ExpiredToken, InvalidToken, Principal, TokenService
 from xcomkit.server.execution import WorkLanes
 from xcomkit.server.guard import PRINCIPAL_STATE
+from xcomkit.server.login_gate import BlockedClients
 from xcomkit.server.offload import ValueStorage
 from xcomkit.settings import Settings
 
@@ -27,13 +28,16 @@ from xcomkit.settings import Settings
 class ServerContext:
     """What every request needs: settings, the database engine, the token service, the
     lanes where blocking work runs (:class:`~xcomkit.server.execution.WorkLanes`) and
-    where values are kept (:class:`~xcomkit.server.offload.ValueStorage`)."""
+    where values are kept (:class:`~xcomkit.server.offload.ValueStorage`), and the client
+    addresses known to be at their login limit
+    (:class:`~xcomkit.server.login_gate.BlockedClients`)."""
 
     settings: Settings
     engine: Engine
     tokens: TokenService
     work: WorkLanes
     storage: ValueStorage = field(default_factory=ValueStorage)
+    blocked_clients: BlockedClients = field(default_factory=BlockedClients)
 
 
 async def get_ctx(request: Request) -> ServerContext:

@@ -27,7 +27,8 @@ budget; WAL checkpoints run in the writer thread.
 ``hash``
     password checks (Argon2 is slow and takes 64 MiB by design): a few at a time, at a
     lower CPU priority, with a short queue, so a login flood bounds CPU and memory
-    instead of exhausting them.
+    instead of exhausting them. Only the hash runs there (it releases the GIL); a login's
+    reads and writes go to their own lanes.
 
 A request's deadline (``request_timeout`` seconds from when it was handed over) covers
 its wait in the queue and its work: a job that would start past it is not started; a
@@ -237,8 +238,15 @@ class WorkLanes:
         return await self._submit("objects", _without_db, (fn, *args), kwargs)
 
     async def hash(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(db, *args, **kwargs)`` in the hash lane (password checks)."""
-        return await self._submit("hash", fn, args, kwargs)
+        """``fn(*args, **kwargs)`` (no database: a thread at a lower priority must never
+        hold a connection, or the GIL for long) in the hash lane (password checks)."""
+        return await self._submit("hash", _without_db, (fn, *args), kwargs)
+
+    def full(self, lane_name: str) -> bool:
+        """Whether work handed to the lane ``lane_name`` now would be refused
+        (:class:`LaneFull`), e.g. to answer before reading a request's body."""
+        lane = self._lanes[lane_name]
+        return lane.waiting >= lane.max_waiting
 
     async def _submit(
         self, lane_name: str, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, select
+from sqlalchemy import Connection, case, delete, select, update
 
 from xcomkit.store.schema import login_failure as lf
 
 
-def seconds_blocked(
+def blocked_buckets(
     conn: Connection, limits: dict[str, int], *, window: float, now: float
-) -> float | None:
-    """Seconds until the first bucket at its limit reopens, or None when none is.
+) -> dict[str, float]:
+    """The buckets at their limit, each with the seconds until its window reopens (one
+    query; empty when none is).
 
     Args:
         limits: failures allowed per bucket name in one window.
@@ -28,16 +29,28 @@ def seconds_blocked(
     rows = conn.execute(
         select(lf.c.bucket, lf.c.window_start, lf.c.failures).where(lf.c.bucket.in_(limits))
     ).all()
-    waits = [
-        row.window_start + window - now
+    return {
+        row.bucket: row.window_start + window - now
         for row in rows
         if row.failures >= limits[row.bucket] and row.window_start + window > now
-    ]
-    return max(waits) if waits else None
+    }
 
 
-def record_failure(conn: Connection, buckets: Iterable[str], *, window: float, now: float) -> None:
-    """Count one failure in each bucket, opening a new window where the last one ended.
+def seconds_blocked(
+    conn: Connection, limits: dict[str, int], *, window: float, now: float
+) -> float | None:
+    """Seconds until the last of the buckets at their limit reopens, or None when none is
+    (arguments as :func:`blocked_buckets`)."""
+    waits = blocked_buckets(conn, limits, window=window, now=now)
+    return max(waits.values()) if waits else None
+
+
+def record_failure(
+    conn: Connection, buckets: Iterable[str], *, window: float, now: float
+) -> dict[str, tuple[int, float]]:
+    """Count one failure in each bucket, opening a new window where the last one ended;
+    each bucket's count and window start once counted (one atomic statement per bucket,
+    so that logins racing in several workers each see their own count).
 
     Buckets whose window ended are removed first, so the table holds only live windows.
     """
@@ -54,14 +67,27 @@ def record_failure(conn: Connection, buckets: Iterable[str], *, window: float, n
         insert = sqlite_insert
     conn.execute(delete(lf).where(lf.c.window_start <= now - window))
     expired = lf.c.window_start <= now - window
+    counted: dict[str, tuple[int, float]] = {}
     for bucket in buckets:
         stmt = insert(lf).values(bucket=bucket, window_start=now, failures=1)
-        conn.execute(
+        row = conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[lf.c.bucket],
                 set_={
                     "failures": case((expired, 1), else_=lf.c.failures + 1),
                     "window_start": case((expired, now), else_=lf.c.window_start),
                 },
-            )
-        )
+            ).returning(lf.c.failures, lf.c.window_start)
+        ).one()
+        counted[bucket] = (row.failures, row.window_start)
+    return counted
+
+
+def forget_failure(conn: Connection, buckets: Iterable[str]) -> None:
+    """Take back one failure counted in each bucket (a login counted before its password
+    was checked, which then succeeded or was never checked)."""
+    conn.execute(
+        update(lf)
+        .where(lf.c.bucket.in_(list(buckets)), lf.c.failures > 0)
+        .values(failures=lf.c.failures - 1)
+    )

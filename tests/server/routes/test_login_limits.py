@@ -73,3 +73,43 @@ def test_empty_credentials_are_400_and_not_counted(make_api, body) -> None:
     api = make_api(login_failures_per_user=1)
     assert api.client.post("/auth/token", json=body).status_code == 400
     assert login(api, "u", "x").status_code == 401
+
+
+def test_logins_racing_past_the_check_cannot_pass_the_limit_together(make_api) -> None:
+    """Every login is counted atomically before its password is checked: five that all
+    passed the read of the limits (as racing requests, in any workers, would) still get
+    only three password checks."""
+    from xcomkit.errors import TooManyAttempts
+    from xcomkit.service.users import LoginLimits, check_login, count_login
+    from xcomkit.store.database import Database
+
+    api = make_api()
+    db = Database(api.engine)
+    limits = LoginLimits(per_user=3, per_client=0)
+    attempts = [check_login(db, "user", client="10.0.0.9", limits=limits) for _ in range(5)]
+    passed = 0
+    for attempt in attempts:
+        try:
+            count_login(db, attempt, limits)
+            passed += 1
+        except TooManyAttempts as exc:
+            assert 1 <= exc.retry_after <= 60
+            assert exc.client_blocked is None  # the user is at its limit, not the client
+    assert passed == 3
+    db.close()
+
+
+def test_a_login_refused_for_a_full_password_lane_is_not_counted(make_api, monkeypatch) -> None:
+    from xcomkit.server.execution import LaneFull
+
+    api = make_api(login_failures_per_user=1, login_failures_per_client=0)
+    work = api.client.app.state.ctx.work
+    real_hash = work.hash
+
+    async def full(*_args, **_kwargs):
+        raise LaneFull("busy")
+
+    monkeypatch.setattr(work, "hash", full)
+    assert [login(api, "user", "wrong").status_code for _ in range(3)] == [503] * 3
+    monkeypatch.setattr(work, "hash", real_hash)
+    assert login(api, "user", password_for("user")).status_code == 201

@@ -18,11 +18,21 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
+from xcomkit.errors import TooManyAttempts
 from xcomkit.server import audit, errors
 from xcomkit.server.deps import Ctx, ServerContext
 from xcomkit.server.encoding import json_response
+from xcomkit.server.execution import LaneFull, Unavailable
+from xcomkit.server.login_gate import BUSY
 from xcomkit.server.models import LoginBody, LoginResponse
-from xcomkit.service.users import LoginLimits, authenticate
+from xcomkit.service.users import (
+    LoginLimits,
+    check_login,
+    check_password,
+    count_login,
+    forget_login,
+    upgrade_password_hash,
+)
 
 router = APIRouter(prefix="/auth", tags=["Login"])
 
@@ -74,11 +84,32 @@ async def _issue(ctx: ServerContext, request: Request, body: LoginBody, lifetime
         window=settings.login_window_seconds,
     )
     client = request.client.host if request.client else None
-    # Password hashing is slow and memory-hard by design: its own bounded lane.
-    role = await ctx.work.hash(authenticate, username, password, client=client, limits=limits)
-    if role is None:
+    if ctx.work.full("hash"):
+        # Filled while the body arrived: refuse before any database work. (On SQLite the
+        # read and the write below run inline, so nothing fills the lane before the hash.)
+        raise LaneFull(BUSY)
+    # The limits and the user (a read); the attempt counted (a write, atomic); the hash
+    # (slow and memory-hard by design: its own bounded lane, which touches no database);
+    # the count taken back on success (a write).
+    try:
+        attempt = await ctx.work.read(check_login, username, client=client, limits=limits)
+        await ctx.work.write(count_login, attempt, limits)
+    except TooManyAttempts as exc:
+        if exc.client_blocked is not None and client is not None:
+            # Until then, this client's logins are refused before their body is read.
+            ctx.blocked_clients.block(client, exc.client_blocked)
+        raise
+    try:
+        ok, new_hash = await ctx.work.hash(check_password, attempt.password_hash, password)
+    except Unavailable:
+        await ctx.work.write(forget_login, attempt)  # not checked: not a failure
+        raise
+    if not ok or attempt.role is None:
         raise HTTPException(401, "Invalid credentials")
-    token = ctx.tokens.issue(username, role, expiration_seconds=lifetime)
+    await ctx.work.write(forget_login, attempt)
+    if new_hash:
+        await ctx.work.write(upgrade_password_hash, username, new_hash)
+    token = ctx.tokens.issue(username, attempt.role, expiration_seconds=lifetime)
     return json_response({"access_token": token}, 201)
 
 
