@@ -36,6 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from xcomkit.shell import remote
 from xcomkit.shell.errors import NOT_FOUND, USAGE, CliError
+from xcomkit.values import same_json
 
 FIELDS = ("dag_id", "run_id", "task_id", "map_index", "key", "value")
 #: Default number of requests in flight (``--workers``).
@@ -220,21 +221,10 @@ def _import_one(api: remote.Remote, record: dict[str, Any], overwrite: bool) -> 
     url = api.xcom_entry_path(*address, record["key"])
     params = {"map_index": record["map_index"]} if record["map_index"] != -1 else None
     _, current = api.request("GET", url, params=params)
-    if current.get("value") == record["value"] and _same_types(current["value"], record["value"]):
+    if current.get("value") == record["value"] and same_json(current["value"], record["value"]):
         return "skipped"
     api.request("PATCH", url, body={"value": record["value"], "map_index": record["map_index"]})
     return "updated"
-
-
-def _same_types(a: Any, b: Any) -> bool:
-    """Equal values of the same JSON types (``1 == 1.0 == True`` in Python; not in JSON)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return all(_same_types(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return all(_same_types(x, y) for x, y in zip(a, b, strict=True))
-    return True
 
 
 def import_lines(

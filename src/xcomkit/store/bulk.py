@@ -1,0 +1,166 @@
+"""Queries for xcomkit's bulk export and import (``/xcomkit/v1``, docs/api-extensions.md).
+
+Export walks XComs in the list endpoint's default order (dag_id, task_id, run_id,
+map_index, key) by keyset: each page starts after the last address of the one before,
+an index walk of ``ix_xcom_ti`` whatever the page's depth. Import reuses the single-XCom
+statements of :mod:`xcomkit.store.xcoms`, run as one ``executemany`` per kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Row, Select, bindparam, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from xcomkit.address import XComAddress
+from xcomkit.store.schema import dag_run, xcom
+from xcomkit.store.xcoms import _IDENTITY, _INSERT, _UPDATE, XComExists, _identity_params
+
+#: The columns a page of an export holds, in this order.
+EXPORT_FIELDS = ("dag_id", "run_id", "task_id", "map_index", "key", "value", "value_ref")
+_ORDER = (xcom.c.dag_id, xcom.c.task_id, xcom.c.run_id, xcom.c.map_index, xcom.c.key)
+
+
+class ExportCursor(NamedTuple):
+    """Where an export page ends: the (dag_id, task_id, run_id, map_index, key) of its
+    last XCom; the next page starts after it."""
+
+    dag_id: str
+    task_id: str
+    run_id: str
+    map_index: int
+    key: str
+
+
+def _export_page(dag_id: bool, run_id: bool, task_id: bool, after: bool) -> Any:
+    where = []
+    if dag_id:
+        where.append(xcom.c.dag_id == bindparam("dag_id"))
+    if run_id:
+        where.append(xcom.c.run_id == bindparam("run_id"))
+    if task_id:
+        where.append(xcom.c.task_id == bindparam("task_id"))
+    if after:
+        where.append(
+            tuple_(*_ORDER)
+            > tuple_(
+                bindparam("after_dag_id"),
+                bindparam("after_task_id"),
+                bindparam("after_run_id"),
+                bindparam("after_map_index"),
+                bindparam("after_key"),
+            )
+        )
+    columns = [xcom.c[name] for name in EXPORT_FIELDS]
+    return select(*columns).where(*where).order_by(*_ORDER).limit(bindparam("limit"))
+
+
+# Built once per filter shape (16 of them): a page only binds values.
+_EXPORT_PAGES = {
+    (d, r, t, a): _export_page(d, r, t, a)
+    for d in (False, True)
+    for r in (False, True)
+    for t in (False, True)
+    for a in (False, True)
+}
+
+_EXISTING: Select[Any] = select(xcom.c.value, xcom.c.value_ref).where(*_IDENTITY)
+_COUNT_UP_BY = (
+    update(dag_run)
+    .where(dag_run.c.id == bindparam("the_run_pk"))
+    .values(xcom_count=dag_run.c.xcom_count + bindparam("added"))
+)
+
+
+class BulkXComStore:
+    """Many XComs at once, through one connection (writes inside its transaction).
+
+    Args:
+        conn: the connection.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def export_page(
+        self,
+        *,
+        dag_id: str | None,
+        run_id: str | None,
+        task_id: str | None,
+        after: ExportCursor | None,
+        limit: int,
+    ) -> list[Row[Any]]:
+        """Up to ``limit`` XComs after ``after`` (None: from the first), rows of
+        :data:`EXPORT_FIELDS` in export order. ``None`` filters match every value. One
+        query, an index walk."""
+        statement = _EXPORT_PAGES[
+            (dag_id is not None, run_id is not None, task_id is not None, after is not None)
+        ]
+        params: dict[str, Any] = {"limit": limit}
+        if dag_id is not None:
+            params["dag_id"] = dag_id
+        if run_id is not None:
+            params["run_id"] = run_id
+        if task_id is not None:
+            params["task_id"] = task_id
+        if after is not None:
+            params.update({f"after_{name}": value for name, value in after._asdict().items()})
+        return list(self.conn.execute(statement, params).all())
+
+    def existing(self, address: XComAddress) -> Row[Any] | None:
+        """``(value, value_ref)`` of the XCom at ``address``, or None. One indexed query."""
+        return self.conn.execute(_EXISTING, _identity_params(address)).first()
+
+    def insert_many(
+        self, rows: Sequence[tuple[XComAddress, int, str | None, str | None]], timestamp: datetime
+    ) -> None:
+        """Insert ``(address, dag_run_pk, value_json, value_ref)`` rows (one
+        ``executemany``) and count them in their DAG runs' ``xcom_count`` (one statement
+        per DAG run).
+
+        Raises:
+            XComExists: one of the addresses is taken (a concurrent writer took it
+                first); the transaction is then unusable and must be rolled back.
+        """
+        if not rows:
+            return
+        params = [
+            {
+                "dag_run_id": pk,
+                "dag_id": address.dag_id,
+                "run_id": address.dag_run_id,
+                "task_id": address.task_id,
+                "key": address.key,
+                "map_index": address.map_index,
+                "value": value_json,
+                "value_ref": value_ref,
+                "timestamp": timestamp,
+            }
+            for address, pk, value_json, value_ref in rows
+        ]
+        try:
+            self.conn.execute(_INSERT, params)
+        except IntegrityError as exc:
+            raise XComExists("one of a batch") from exc
+        added: dict[int, int] = {}
+        for _, pk, _, _ in rows:
+            added[pk] = added.get(pk, 0) + 1
+        self.conn.execute(_COUNT_UP_BY, [{"the_run_pk": pk, "added": n} for pk, n in added.items()])
+
+    def update_many(
+        self, rows: Sequence[tuple[XComAddress, str | None, str | None]], timestamp: datetime
+    ) -> None:
+        """Replace the value (and timestamp) of ``(address, value_json, value_ref)`` rows,
+        which exist: one ``executemany``."""
+        if not rows:
+            return
+        params = []
+        for address, value_json, value_ref in rows:
+            p = _identity_params(address)
+            p.update(new_value=value_json, new_value_ref=value_ref, new_timestamp=timestamp)
+            params.append(p)
+        self.conn.execute(_UPDATE, params)
