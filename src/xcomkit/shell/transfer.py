@@ -181,15 +181,26 @@ class ImportReport:
         )
 
 
+class _NonFinite(ValueError):
+    """A line holds ``NaN``, ``Infinity`` or ``-Infinity``, which no request can carry."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
 def parse_line(text: str) -> dict[str, Any]:
     """One JSONL record, checked.
 
     Raises:
         CliError: (exit 2) not a JSON object with string dag_id/run_id/task_id/key,
-            an integer map_index (default -1) and a value.
+            an integer map_index (default -1) and a value; ``NaN`` or ``Infinity``
+            anywhere in it (Python's parser reads them, but JSON has no such numbers).
     """
     try:
-        record = json.loads(text)
+        record = json.loads(text, parse_constant=_no_constant)
+    except _NonFinite as exc:
+        raise CliError(f"{exc} is not a JSON number (JSON has no NaN or Infinity)", USAGE) from None
     except ValueError as exc:
         raise CliError(f"not JSON: {exc}", USAGE) from None
     if not isinstance(record, dict):
