@@ -135,6 +135,8 @@ def _import_once(
     results: list[Outcome] = []
     with db.writing() as conn:
         store, bulk = XComStore(conn), BulkXComStore(conn)
+        if not overwrite and bulk.inserts_new_only:
+            return _create_missing(store, bulk, entries, timestamp, kept_refs)
         targets: dict[tuple[str, str, str], Row[Any] | None] = {}
         inserts: dict[XComAddress, _Write] = {}
         updates: dict[XComAddress, _Write] = {}
@@ -179,6 +181,51 @@ def _import_once(
         written = (*inserts.values(), *updates.values())
         kept_refs.update(w.stored.ref for w in written if w.stored.ref is not None)
     return results
+
+
+def _create_missing(
+    store: XComStore,
+    bulk: BulkXComStore,
+    entries: Sequence[ImportEntry | Outcome],
+    timestamp: datetime,
+    kept_refs: set[str] | None,
+) -> list[Outcome]:
+    """Without ``overwrite``: create the XComs that do not exist, in one multi-row
+    insert that leaves existing ones alone (no lookup per entry); the rest are skipped.
+    Runs inside the caller's transaction."""
+    results: list[Outcome | None] = []
+    targets: dict[tuple[str, str, str], Row[Any] | None] = {}
+    firsts: dict[XComAddress, tuple[int, int, ImportEntry]] = {}
+    for entry in entries:
+        if isinstance(entry, Outcome):
+            results.append(entry)
+            continue
+        a = entry.address
+        where = (a.dag_id, a.dag_run_id, a.task_id)
+        if where not in targets:
+            targets[where] = store.create_target(*where)
+        target = targets[where]
+        refused = _refusal(target, a)
+        if refused is not None:
+            results.append(refused)
+        elif a in firsts:  # the same address again: exists by then
+            results.append(Outcome("skipped"))
+        else:
+            assert target is not None
+            firsts[a] = (len(results), target.id, entry)
+            results.append(None)  # created or skipped: known once inserted
+    written = bulk.insert_new(
+        [(a, pk, *_Write(a, pk, entry.stored).row()) for a, (_, pk, entry) in firsts.items()],
+        timestamp,
+    )
+    for a, (i, pk, entry) in firsts.items():
+        if (pk, a.task_id, a.map_index, a.key) in written:
+            results[i] = Outcome("created")
+            if kept_refs is not None and entry.stored.ref is not None:
+                kept_refs.add(entry.stored.ref)
+        else:
+            results[i] = Outcome("skipped")
+    return [r for r in results if r is not None]
 
 
 def _refusal(target: Row[Any] | None, a: XComAddress) -> Outcome | None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, Select, bindparam, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from xcomkit.address import XComAddress
@@ -75,6 +76,35 @@ _COUNT_UP_BY = (
 )
 
 
+#: An XCom's identity within its table: (dag_run pk, task_id, map_index, key).
+Identity = tuple[int, str, int, str]
+_IDENTITY_COLUMNS = (xcom.c.dag_run_id, xcom.c.task_id, xcom.c.map_index, xcom.c.key)
+# INSERT of the rows whose identity is free; RETURNING names those written.
+_INSERT_NEW = {
+    "sqlite": sqlite.insert(xcom).on_conflict_do_nothing().returning(*_IDENTITY_COLUMNS),
+    "postgresql": postgresql.insert(xcom).on_conflict_do_nothing().returning(*_IDENTITY_COLUMNS),
+}
+
+
+def _insert_params(
+    rows: Sequence[tuple[XComAddress, int, str | None, str | None]], timestamp: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "dag_run_id": pk,
+            "dag_id": address.dag_id,
+            "run_id": address.dag_run_id,
+            "task_id": address.task_id,
+            "key": address.key,
+            "map_index": address.map_index,
+            "value": value_json,
+            "value_ref": value_ref,
+            "timestamp": timestamp,
+        }
+        for address, pk, value_json, value_ref in rows
+    ]
+
+
 class BulkXComStore:
     """Many XComs at once, through one connection (writes inside its transaction).
 
@@ -128,28 +158,42 @@ class BulkXComStore:
         """
         if not rows:
             return
-        params = [
-            {
-                "dag_run_id": pk,
-                "dag_id": address.dag_id,
-                "run_id": address.dag_run_id,
-                "task_id": address.task_id,
-                "key": address.key,
-                "map_index": address.map_index,
-                "value": value_json,
-                "value_ref": value_ref,
-                "timestamp": timestamp,
-            }
-            for address, pk, value_json, value_ref in rows
-        ]
+        params = _insert_params(rows, timestamp)
         try:
             self.conn.execute(_INSERT, params)
         except IntegrityError as exc:
             raise XComExists("one of a batch") from exc
+        self._count([pk for _, pk, _, _ in rows])
+
+    def _count(self, run_pks: Sequence[int]) -> None:
+        """Add the XComs inserted into each DAG run (one pk per XCom) to its count."""
         added: dict[int, int] = {}
-        for _, pk, _, _ in rows:
+        for pk in run_pks:
             added[pk] = added.get(pk, 0) + 1
-        self.conn.execute(_COUNT_UP_BY, [{"the_run_pk": pk, "added": n} for pk, n in added.items()])
+        if added:
+            self.conn.execute(
+                _COUNT_UP_BY, [{"the_run_pk": pk, "added": n} for pk, n in added.items()]
+            )
+
+    @property
+    def inserts_new_only(self) -> bool:
+        """True when :meth:`insert_new` can be used: SQLite 3.35+ or PostgreSQL (an
+        ``INSERT ... ON CONFLICT DO NOTHING RETURNING``)."""
+        return self.conn.dialect.name in _INSERT_NEW and bool(self.conn.dialect.insert_returning)
+
+    def insert_new(
+        self, rows: Sequence[tuple[XComAddress, int, str | None, str | None]], timestamp: datetime
+    ) -> set[Identity]:
+        """Insert those of ``(address, dag_run_pk, value_json, value_ref)`` rows whose
+        XCom does not exist (the others are left as they are) and count them in their DAG
+        runs; return the identities inserted. The addresses must be distinct. One
+        multi-row ``INSERT`` per 1,000 rows, and one count per DAG run."""
+        if not rows:
+            return set()
+        statement = _INSERT_NEW[self.conn.dialect.name]
+        written = self.conn.execute(statement, _insert_params(rows, timestamp)).all()
+        self._count([pk for pk, _, _, _ in written])
+        return {(pk, task_id, map_index, key) for pk, task_id, map_index, key in written}
 
     def update_many(
         self, rows: Sequence[tuple[XComAddress, str | None, str | None]], timestamp: datetime
