@@ -1,4 +1,4 @@
-"""The rules of xcomkit's bulk export and import (beyond Airflow, docs/api-extensions.md).
+"""The rules of xcomkit's bulk export and import (beyond Airflow; docs/server.md).
 
 An import writes a batch of XComs in one transaction and answers one outcome per
 entry, in the batch's order:

@@ -1,4 +1,4 @@
-"""Queries for xcomkit's bulk export and import (``/xcomkit/v1``, docs/api-extensions.md).
+"""Queries for xcomkit's bulk export and import (``/xcomkit/v1``, docs/server.md).
 
 Export walks XComs in the list endpoint's default order (dag_id, task_id, run_id,
 map_index, key) by keyset: each page starts after the last address of the one before,

@@ -1,4 +1,4 @@
-"""xcomkit's bulk XCom endpoints, outside Airflow's ``/api/v2`` (docs/api-extensions.md).
+"""xcomkit's bulk XCom endpoints, outside Airflow's ``/api/v2`` (docs/server.md, bulk section).
 
 Airflow 3.3.2 offers one XCom per request; ``xcomkit xcom export`` / ``import`` use
 these when the server is xcomkit (``GET /xcomkit/v1`` answers ``"server": "xcomkit"``):
