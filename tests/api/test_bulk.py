@@ -270,3 +270,38 @@ def test_one_audit_record_per_entry(api: Api, caplog: pytest.LogCaptureFixture) 
     assert per_entry[1].dag_id == "xcom_demo"  # type: ignore[attr-defined]
     request = [r for r in records if getattr(r, "action", None) == "import_xcom_entries"]
     assert len(request) == 1 and request[0].status == 200  # type: ignore[attr-defined]
+
+
+def test_values_in_object_storage_export_import_and_overwrite_without_leftovers(
+    make_api: Any, tmp_path: Any
+) -> None:
+    """Values over the offload threshold go to objects as with POST; export reads them
+    back; an overwrite compares with the object (skipped when equal, updated and the old
+    object removed when not); objects of entries not written are removed."""
+    from tests.api.test_offload import objects, row_of
+
+    api = make_api(offload_threshold=1000, object_store=f"file://{tmp_path}/objects")
+    big = {"rows": list(range(500))}
+    other = {"rows": list(range(600))}
+    result = bulk_import(api, [entry("big", big), entry("small", 1)])
+    assert result["created"] == 2
+    ref = row_of(api, "big").value_ref
+    assert row_of(api, "big").value is None and objects(api) == [ref]
+    assert {x["key"]: x["value"] for x in exported(api)} == {"big": big, "small": 1}
+
+    # Skipped without overwrite, and skipped as equal with it: no new object stays.
+    assert bulk_import(api, [entry("big", big)])["skipped"] == 1
+    assert bulk_import(api, [entry("big", big)], overwrite=True)["skipped"] == 1
+    assert objects(api) == [ref]
+
+    result = bulk_import(api, [entry("big", other), entry("small", other)], overwrite=True)
+    assert [r["outcome"] for r in result["results"]] == ["updated", "updated"]
+    refs = {row_of(api, "big").value_ref, row_of(api, "small").value_ref}
+    assert ref not in refs and objects(api) == sorted(refs)
+    assert {x["key"]: x["value"] for x in exported(api)} == {"big": other, "small": other}
+
+    # Repeated in one batch: only the value written last keeps an object.
+    result = bulk_import(api, [entry("twice", big), entry("twice", other)], overwrite=True)
+    assert [r["outcome"] for r in result["results"]] == ["created", "updated"]
+    assert len(objects(api)) == 3
+    assert {x["key"]: x["value"] for x in exported(api)}["twice"] == other
