@@ -7,8 +7,8 @@ entry, in the batch's order:
 ``skipped``  it exists, and either ``overwrite`` is off or its value is already equal
              (same JSON, same JSON types: ``1`` is not ``1.0`` nor ``true``);
 ``updated``  it exists with another value and ``overwrite`` is on (as ``PATCH``);
-``failed``   it cannot be written (``status`` and ``detail`` say why, with Airflow's
-             wording where the single-XCom endpoints would give the same answer);
+``failed``   it cannot be written (a domain error says why, with Airflow's wording
+             where the single-XCom endpoints would give the same answer);
 ``pending``  (internal) it exists with its value in object storage and ``overwrite``
              is on: the caller reads the object, compares, and updates it itself
              (object I/O never runs inside a database transaction).
@@ -29,6 +29,7 @@ from sqlalchemy import Row
 
 from xcomkit import values
 from xcomkit.address import XComAddress
+from xcomkit.errors import NotFound, ServiceError
 from xcomkit.store.bulk import BulkXComStore, ExportCursor
 from xcomkit.store.database import Database
 from xcomkit.store.objects import StoredValue
@@ -52,12 +53,11 @@ class ImportEntry:
 @dataclass
 class Outcome:
     """What became of one entry: ``outcome`` (see the module docstring), and for a
-    failure its HTTP ``status`` and ``detail``. ``old_ref`` names the object holding the
+    failure the domain ``error`` that says why. ``old_ref`` names the object holding the
     current value of a ``pending`` entry."""
 
     outcome: str
-    status: int | None = None
-    detail: Any = None
+    error: ServiceError | None = None
     old_ref: str | None = None
 
 
@@ -93,8 +93,8 @@ def import_xcoms(
 
     ``entries`` items that are already an :class:`Outcome` (an entry refused before,
     e.g. by validation) are answered as they are. Per entry the target is checked as
-    :func:`xcomkit.service.xcoms.create_xcom` checks it (404 for a missing DAG, task or
-    DAG run, in that order); at most one query per distinct (dag_id, run_id, task_id),
+    :func:`xcomkit.service.xcoms.create_xcom` checks it (:class:`NotFound` for a missing
+    DAG, task or DAG run, in that order); at most one query per distinct (dag_id, run_id, task_id),
     one per entry for its current value, then one ``executemany`` for the creates, one
     for the updates and one count per DAG run.
 
@@ -229,15 +229,18 @@ def _create_missing(
 
 
 def _refusal(target: Row[Any] | None, a: XComAddress) -> Outcome | None:
-    """The 404 of a create into a missing DAG, task or DAG run (Airflow's order and
+    """The failure of a create into a missing DAG, task or DAG run (Airflow's order and
     wording), or None when the target exists."""
     if target is None:
-        return Outcome("failed", 404, f"The Dag with ID: `{a.dag_id}` was not found")
+        return Outcome("failed", NotFound(f"The Dag with ID: `{a.dag_id}` was not found"))
     if target.task_display_name is None:
-        return Outcome("failed", 404, f"Task with ID: `{a.task_id}` not found in dag: `{a.dag_id}`")
+        return Outcome(
+            "failed", NotFound(f"Task with ID: `{a.task_id}` not found in dag: `{a.dag_id}`")
+        )
     if target.id is None:
         return Outcome(
-            "failed", 404, f"Dag Run with ID: `{a.dag_run_id}` not found for dag: `{a.dag_id}`"
+            "failed",
+            NotFound(f"Dag Run with ID: `{a.dag_run_id}` not found for dag: `{a.dag_id}`"),
         )
     return None
 

@@ -36,7 +36,7 @@ import xcomkit
 from xcomkit import values
 from xcomkit.address import WILDCARD, XComAddress
 from xcomkit.errors import NotFound, ServiceError, ValueTooLarge
-from xcomkit.server import audit, offload
+from xcomkit.server import audit, errors, offload
 from xcomkit.server.deps import Reader, ServerContext, Writer
 from xcomkit.server.encoding import dumps, json_response
 from xcomkit.server.execution import Unavailable
@@ -222,6 +222,16 @@ async def _object_value(ctx: ServerContext, row: Row[Any]) -> str | None:
 # -- import ------------------------------------------------------------------------------
 
 
+class InvalidEntry(ServiceError):
+    """An import entry that fails validation; ``detail`` holds the validation errors
+    (``[{"type", "loc", "msg"}]``, FastAPI's 422 items without the input)."""
+
+
+def _status(error: ServiceError) -> int:
+    """The HTTP status of an entry's failure."""
+    return 422 if isinstance(error, InvalidEntry) else errors.status_of(error)
+
+
 def _too_many(count: int) -> HTTPException:
     return HTTPException(
         413,
@@ -234,7 +244,7 @@ def _parse(
     _db: Any, body: bytes, encode: bool
 ) -> tuple[bool, list[rules.ImportEntry | rules.Outcome]]:
     """``(overwrite, entries)`` of an import body; an entry that fails validation is a
-    ``failed`` outcome (422) with the validation errors as its ``detail``. Values are
+    ``failed`` outcome (:class:`InvalidEntry`, 422) with the validation errors. Values are
     encoded here when ``encode`` (the server measures none; else offload.prepare does).
 
     Raises:
@@ -264,7 +274,7 @@ def _parse(
                 {"type": err["type"], "loc": list(err["loc"]), "msg": err["msg"]}
                 for err in exc.errors(include_url=False)
             ]
-            entries.append(rules.Outcome("failed", 422, detail))
+            entries.append(rules.Outcome("failed", InvalidEntry(detail)))
             continue
         stored = StoredValue(values.encode(e.value)) if encode else StoredValue("")
         address = XComAddress(e.dag_id, e.run_id, e.task_id, e.key, e.map_index)
@@ -290,7 +300,7 @@ def _prepare_all(
             try:
                 entry.stored = storage.prepare(entry.value)
             except ValueTooLarge as exc:
-                prepared.append(rules.Outcome("failed", 413, exc.detail))
+                prepared.append(rules.Outcome("failed", exc))
                 continue
             prepared.append(entry)
     except ObjectStoreError:
@@ -340,8 +350,8 @@ async def import_xcom_entries(caller: Writer, request: Request) -> Response:
     for result in results:
         counts[result.outcome] += 1
         item: dict[str, Any] = {"outcome": result.outcome}
-        if result.outcome == "failed":
-            item.update(status=result.status, detail=result.detail)
+        if result.error is not None:
+            item.update(status=_status(result.error), detail=result.error.detail)
         answer.append(item)
     return json_response({"results": answer, **counts})
 
@@ -366,7 +376,7 @@ async def _overwrite_offloaded(
             xcom_rules.update_xcom, entry.address, entry.value, stored=entry.stored, freed=freed
         )
     except ServiceError as exc:  # deleted meanwhile
-        return rules.Outcome("failed", 404, exc.detail)
+        return rules.Outcome("failed", exc)
     if entry.stored.ref is not None:
         kept.add(entry.stored.ref)
     await offload.release(ctx, freed)
@@ -395,7 +405,7 @@ def _audit(
                 "key": a.key,
                 "map_index": a.map_index,
             }
-        status = result.status or 200
+        status = 200 if result.error is None else _status(result.error)
         audit.record(
             who=principal.username,
             role=principal.role,
