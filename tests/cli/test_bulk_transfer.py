@@ -248,3 +248,35 @@ def test_without_a_login_the_probe_does_not_hide_the_401(
     r = logged_in("xcom", "export", "xcom_demo")
     assert r.exit_code == 3
     assert "403 Invalid JWT token" in r.stderr
+
+
+def test_an_export_the_server_cuts_short_keeps_its_lines_and_exits_5(
+    xcomkit_server: XComkitServer,
+    logged_in: Xk,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from xcomkit.server.execution import DeadlineExceeded
+    from xcomkit.server.routes import bulk as routes
+    from xcomkit.service import bulk as rules
+
+    assert (
+        logged_in("xcom", "import", str(write_jsonl(tmp_path / "x.jsonl", records(5)))).exit_code
+        == 0
+    )
+    monkeypatch.setattr(routes, "EXPORT_PAGE", 2)
+    original = rules.export_page
+
+    def second_page_fails(db: Any, **kw: Any) -> Any:
+        if kw["after"] is not None:
+            raise DeadlineExceeded("out of time")
+        return original(db, **kw)
+
+    monkeypatch.setattr(rules, "export_page", second_page_fails)
+    r = logged_in("xcom", "export", "xcom_demo")
+    assert r.exit_code == 5
+    assert [json.loads(line)["key"] for line in r.stdout.splitlines()] == [
+        "key_00003",
+        "key_00000",
+    ]  # map_index -1, then 0
+    assert r.stderr == "error: the export stopped early: out of time\n"
