@@ -23,6 +23,7 @@ from xcomkit.server import errors
 from xcomkit.server.audit import AuditLog
 from xcomkit.server.auth.tokens import TokenService
 from xcomkit.server.deps import ServerContext, current_user, principal_from_header, writer
+from xcomkit.server.direct import DirectRoutes
 from xcomkit.server.envelope import AirflowGZip
 from xcomkit.server.execution import WorkLanes
 from xcomkit.server.guard import RequestGuard
@@ -119,6 +120,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(ui_router)
 
     ctx: ServerContext = app.state.ctx
+    # Innermost: answers well-formed XCom requests without FastAPI's per-request
+    # machinery; everything else goes on to FastAPI (server/direct.py).
+    app.add_middleware(DirectRoutes, fastapi_app=app)
     app.add_middleware(
         RequestGuard,
         fastapi_app=app,

@@ -24,7 +24,6 @@ import json
 import logging
 from typing import Any
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xcomkit.server.guard import PRINCIPAL_STATE
@@ -37,9 +36,10 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ADDRESS = ("dag_id", "dag_run_id", "task_id", "xcom_key", "key", "map_index")
 
 
-def note(request: Request, **fields: Any) -> None:
-    """Add ``fields`` to the audit record of ``request`` (e.g. ``key=...``)."""
-    request.scope.setdefault("state", {}).setdefault(AUDIT_STATE, {}).update(fields)
+def note(scope: Scope, **fields: Any) -> None:
+    """Add ``fields`` to the audit record of the request whose ASGI scope is ``scope``
+    (e.g. ``key=...``)."""
+    scope.setdefault("state", {}).setdefault(AUDIT_STATE, {}).update(fields)
 
 
 def outcome(status: int) -> str:

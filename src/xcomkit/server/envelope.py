@@ -75,6 +75,22 @@ def _accepts_gzip(scope: Scope) -> bool:
     return False
 
 
+_VARY = (b"vary", b"Accept-Encoding")
+_JSON = b"application/json"
+
+
+def _plain_json(raw: list[tuple[bytes, bytes]]) -> bool:
+    """True for raw headers with a JSON content type and neither ``Content-Encoding``
+    nor ``Vary``: Starlette would add ``Vary: Accept-Encoding`` to them as a new header."""
+    json = False
+    for name, value in raw:
+        if name == b"content-type":
+            json = value == _JSON or value.startswith(b"application/json;")
+        elif name in (b"content-encoding", b"vary"):
+            return False
+    return json
+
+
 def _with_vary(send: Send) -> Send:
     """``send`` adding ``Vary: Accept-Encoding`` where Starlette's GZip would when the
     client does not accept gzip: answers with a body, not partial, not already encoded,
@@ -85,7 +101,14 @@ def _with_vary(send: Send) -> Send:
             *_BODILESS,
             206,
         ):
-            headers = MutableHeaders(raw=message.setdefault("headers", []))
+            raw = message.setdefault("headers", [])
+            if _plain_json(raw):
+                # The API's own answers: add the header without parsing the others
+                # (MutableHeaders took a tenth of a GET's CPU).
+                raw.append(_VARY)
+                await send(message)
+                return
+            headers = MutableHeaders(raw=raw)
             media = headers.get("content-type", "").partition(";")[0].strip().lower()
             excluded = media in _EXCLUDED or f"{media.partition('/')[0]}/*" in _EXCLUDED
             if media.startswith("application/grpc+"):

@@ -154,6 +154,16 @@ HANDLERS: list[tuple[type[Exception], Callable[[Request, Any], Awaitable[Respons
 ]
 
 
+def handler_for(exc: BaseException) -> Callable[[Request, Any], Awaitable[Response]] | None:
+    """The :data:`HANDLERS` function that answers ``exc`` (looked up along its class's
+    MRO, as Starlette looks up an app's handlers), or None: not an error the API answers."""
+    for cls in type(exc).__mro__:
+        for handled, handler in HANDLERS:
+            if cls is handled:
+                return handler
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register :data:`HANDLERS` on ``app``."""
     for cls, handler in HANDLERS:

@@ -19,7 +19,8 @@ body, :func:`~xcomkit.server.offload.value_body_limit`): one limiter, a limit pe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +95,23 @@ def too_large(limit: int, detail: str | None = None) -> Any:
     )
 
 
+if sys.version_info >= (3, 11):
+
+    async def _before(deadline: float, awaitable: Awaitable[Message]) -> Message:
+        """``await awaitable``, or :class:`asyncio.TimeoutError` at ``deadline`` (loop
+        time). ``asyncio.timeout_at`` needs no task per call, as ``wait_for`` does: a
+        create spent 7% of its CPU there."""
+        async with asyncio.timeout_at(deadline):
+            return await awaitable
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _before(deadline: float, awaitable: Awaitable[Message]) -> Message:
+        """``await awaitable``, or :class:`asyncio.TimeoutError` at ``deadline``."""
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(awaitable, max(0.0, deadline - loop.time()))
+
+
 class RequestGuard:
     """ASGI middleware: authenticate before the body, and bound every body.
 
@@ -154,7 +172,13 @@ class RequestGuard:
         return self._routes
 
     def _need(self, scope: Scope) -> _Need | None:
+        path = scope["path"]
+        root_path = scope.get("root_path")
         for route, need in self._route_needs():
+            # A route cannot match a path without its literal start (skipping the others
+            # halved the guard's CPU for a create); behind a root path, try them all.
+            if not root_path and not path.startswith(route.path_format.partition("{")[0]):
+                continue
             match, child = route.matches(scope)
             if match is Match.FULL:
                 # The route and its path parameters, as the router would record them,
@@ -223,7 +247,7 @@ class RequestGuard:
         async def bounded_receive() -> Message:
             nonlocal received
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, body_deadline - loop.time()))
+                message = await _before(body_deadline, receive())
             except asyncio.TimeoutError:
                 raise BodyTooSlow(seconds) from None
             if message["type"] == "http.request":

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Row
-
 from xcomkit import values
 from xcomkit.address import XComAddress
 from xcomkit.errors import Conflict, NotFound
@@ -32,7 +30,7 @@ def _missing(address: XComAddress) -> NotFound:
     )
 
 
-def get_xcom(db: Database, address: XComAddress) -> Row[Any]:
+def get_xcom(db: Database, address: XComAddress) -> Entry:
     """One XCom with its stored JSON text in ``value``. One query.
 
     Raises:
@@ -53,7 +51,7 @@ def list_xcoms(
     order_by: Sequence[tuple[str, bool]],
     limit: int,
     offset: int,
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[Entry], int]:
     """A page of XComs and the total count; see :meth:`XComStore.page`."""
     with db.reading() as conn:
         return XComStore(conn).page(f, order_by=order_by, limit=limit, offset=offset)
@@ -110,7 +108,7 @@ def create_xcom(
         run_id=run_id,
         dag_display_name=target.dag_display_name,
         task_display_name=target.task_display_name,
-        run_after=target.run_after,
+        run_after=target.run_after,  # type: ignore[arg-type]  # set: the DAG run exists
         value=stored.json,
     )
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 from xcomkit.private_files import secure_sqlite_file
+from xcomkit.store.driver import execute_plain, observed
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -153,7 +154,10 @@ def make_engine(
                 if abs(info.get("busy_ms", busy_timeout_ms) - wait_ms) > _BUSY_SLACK_MS:
                     conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={wait_ms}")
                     info["busy_ms"] = wait_ms
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if observed(conn):
+                conn.exec_driver_sql(f"BEGIN {mode}")  # watched: through SQLAlchemy
+            else:
+                execute_plain(conn, f"BEGIN {mode}")
 
         return engine
     kwargs["pool_size"] = pool_size

@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Row,
     Select,
     and_,
     bindparam,
@@ -31,7 +30,8 @@ from sqlalchemy.exc import IntegrityError
 
 from xcomkit.address import XComAddress
 from xcomkit.store import search
-from xcomkit.store.schema import dag, dag_run, task, xcom
+from xcomkit.store.driver import Hot
+from xcomkit.store.schema import dag, dag_run, sqlite_utc, task, xcom
 
 
 class XComExists(Exception):
@@ -120,8 +120,8 @@ def _identity_params(address: XComAddress) -> dict[str, Any]:
     }
 
 
-_GET_ONE = _joined(*_ENTRY_COLUMNS, xcom.c.value, xcom.c.value_ref).where(*_IDENTITY)
-_UPDATE = (
+_GET_ONE = Hot(_joined(*_ENTRY_COLUMNS, xcom.c.value, xcom.c.value_ref).where(*_IDENTITY))
+_UPDATE = Hot(
     update(xcom)
     .where(*_IDENTITY)
     .values(
@@ -130,24 +130,46 @@ _UPDATE = (
         timestamp=bindparam("new_timestamp", type_=xcom.c.timestamp.type),
     )
 )
-_VALUE_REF = select(xcom.c.value_ref).where(*_IDENTITY).with_for_update()
-_DELETE = delete(xcom).where(*_IDENTITY)
-_INSERT = insert(xcom)
+_VALUE_REF = Hot(select(xcom.c.value_ref).where(*_IDENTITY).with_for_update())
+_DELETE = Hot(delete(xcom).where(*_IDENTITY))
+_INSERT_COLUMNS = (
+    "dag_run_id",
+    "dag_id",
+    "run_id",
+    "task_id",
+    "key",
+    "map_index",
+    "value",
+    "value_ref",
+    "timestamp",
+)
+_INSERT = Hot(insert(xcom).values({name: bindparam(name) for name in _INSERT_COLUMNS}))
 # dag_run.xcom_count follows every insert and delete, in the same transaction.
-_COUNT_UP = (
+_COUNT_UP = Hot(
     update(dag_run)
     .where(dag_run.c.id == bindparam("the_run_pk"))
     .values(xcom_count=dag_run.c.xcom_count + 1)
 )
-_COUNT_DOWN = (
+_COUNT_DOWN = Hot(
     update(dag_run)
     .where(dag_run.c.dag_id == bindparam("the_dag_id"), dag_run.c.run_id == bindparam("the_run_id"))
     .values(xcom_count=dag_run.c.xcom_count - 1)
 )
 
+
 #: What a create needs to know of its target, in one query: the DAG's display name
 #: (no row: no such DAG), the task's (None: not in the DAG) and the DAG run (None: none).
-_CREATE_TARGET: Select[Any] = (
+class CreateTarget(NamedTuple):
+    """What a create needs to know of its target (see :meth:`XComStore.create_target`)."""
+
+    dag_display_name: str
+    task_display_name: str | None
+    id: int | None
+    logical_date: datetime | None
+    run_after: datetime | None
+
+
+_CREATE_TARGET = Hot(
     select(
         dag.c.dag_display_name,
         task.c.task_display_name,
@@ -164,6 +186,7 @@ _CREATE_TARGET: Select[Any] = (
     )
     .where(dag.c.dag_id == bindparam("the_dag_id"))
 )
+assert tuple(c.key for c in _CREATE_TARGET.statement.selected_columns) == CreateTarget._fields  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -304,7 +327,7 @@ def _condition(item: Any, dialect: str, narrowed: bool = False) -> ColumnElement
 @lru_cache(maxsize=512)
 def _statements(
     shape: Shape, order_by: tuple[tuple[str, bool], ...], dialect: str
-) -> tuple[Select[Any], Select[Any]]:
+) -> tuple[Hot, Hot]:
     """The (count, page) statements for a filter shape and ordering, built once."""
     narrowed = dialect == "sqlite" and any(
         not isinstance(item, str)
@@ -339,7 +362,7 @@ def _statements(
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
-    return count, page
+    return Hot(count), Hot(page)
 
 
 def _narrow(conn: Connection, f: ListFilter, shape: Shape, params: dict[str, Any]) -> Shape:
@@ -358,6 +381,28 @@ def _narrow(conn: Connection, f: ListFilter, shape: Shape, params: dict[str, Any
     return tuple(narrowed)
 
 
+def _listed(row: tuple[Any, ...]) -> Entry:
+    """A page row (the :data:`_ENTRY_COLUMNS`) as SQLite's driver gives it, as an Entry:
+    the three timestamps read as their column type reads them (fused into one call a row:
+    a page of 50 spent a sixth of its CPU converting column by column)."""
+    key, timestamp, logical_date, map_index, task_id, dag_id, run_id, dag_name, task_name, after = (
+        row
+    )
+    return Entry(
+        key,
+        sqlite_utc(timestamp),  # type: ignore[arg-type]
+        sqlite_utc(logical_date),
+        map_index,
+        task_id,
+        dag_id,
+        run_id,
+        dag_name,
+        task_name,
+        sqlite_utc(after),  # type: ignore[arg-type]
+        None,
+    )
+
+
 class XComStore:
     """The XCom table, through one connection (a :class:`~xcomkit.store.database.Database`
     hands out one per thread). Statements are built once at import; a call binds values.
@@ -369,19 +414,20 @@ class XComStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def get(self, address: XComAddress) -> Row[Any] | None:
-        """One XCom (an :class:`Entry`-shaped row with ``value`` and ``value_ref``), or
-        None. One indexed query."""
-        return self.conn.execute(_GET_ONE, _identity_params(address)).first()
+    def get(self, address: XComAddress) -> Entry | None:
+        """One XCom (with ``value`` and ``value_ref``), or None. One indexed query."""
+        row = _GET_ONE.first(self.conn, _identity_params(address))
+        return None if row is None else Entry._make(row)
 
-    def create_target(self, dag_id: str, run_id: str, task_id: str) -> Row[Any] | None:
+    def create_target(self, dag_id: str, run_id: str, task_id: str) -> CreateTarget | None:
         """``(dag_display_name, task_display_name, id, logical_date, run_after)`` for a create.
 
         None when the DAG does not exist; ``task_display_name`` is None when the task is
         not in the DAG, ``id`` (the DAG run's key) None when the DAG run does not exist.
         """
         params = {"the_dag_id": dag_id, "the_run_id": run_id, "the_task_id": task_id}
-        return self.conn.execute(_CREATE_TARGET, params).first()
+        row = _CREATE_TARGET.first(self.conn, params)
+        return None if row is None else CreateTarget._make(row)
 
     def page(
         self,
@@ -390,8 +436,9 @@ class XComStore:
         order_by: Sequence[tuple[str, bool]],
         limit: int,
         offset: int,
-    ) -> tuple[list[Row[Any]], int]:
-        """A page of XComs (without values) and the number of all matching XComs.
+    ) -> tuple[list[Entry], int]:
+        """A page of XComs (without values: ``value`` None) and the number of all
+        matching XComs.
 
         ``order_by`` holds (name from :data:`ORDERABLE`, descending) pairs; the dag run's
         primary key is appended as the final tie-breaker, as Airflow appends the XCom
@@ -407,11 +454,13 @@ class XComStore:
         if searchable:
             shape = _narrow(self.conn, f, shape, params)
         count, page = _statements(shape, tuple(order_by), self.conn.dialect.name)
-        total = self.conn.execute(count, params).scalar_one()
+        total = count.scalar(self.conn, params)
         if limit == 0 or offset >= total:
             return [], total
-        rows = self.conn.execute(page, {**params, "limit": limit, "offset": offset}).all()
-        return list(rows), total
+        rows = page.rows(self.conn, {**params, "limit": limit, "offset": offset}, _listed)
+        if rows and not isinstance(rows[0], Entry):  # SQLAlchemy's rows (PostgreSQL)
+            rows = [Entry._make((*row, None, None)) for row in rows]
+        return rows, total
 
     def insert(
         self,
@@ -432,8 +481,8 @@ class XComStore:
                 savepoint is spent on the common case): the caller must roll it back.
         """
         try:
-            self.conn.execute(
-                _INSERT,
+            _INSERT.rowcount(
+                self.conn,
                 {
                     "dag_run_id": dag_run_pk,
                     "dag_id": address.dag_id,
@@ -448,7 +497,7 @@ class XComStore:
             )
         except IntegrityError as exc:
             raise XComExists(address.key) from exc
-        self.conn.execute(_COUNT_UP, {"the_run_pk": dag_run_pk})
+        _COUNT_UP.rowcount(self.conn, {"the_run_pk": dag_run_pk})
 
     def update(
         self,
@@ -462,14 +511,15 @@ class XComStore:
         and timestamp; the number of rows changed (0 or 1)."""
         params = _identity_params(address)
         params.update(new_value=value_json, new_value_ref=value_ref, new_timestamp=timestamp)
-        return self.conn.execute(_UPDATE, params).rowcount
+        return _UPDATE.rowcount(self.conn, params)
 
     def value_ref(self, address: XComAddress) -> str | None:
         """The object name an XCom's value is kept under (None: in its row, or no such
         XCom), locking the row on PostgreSQL until the transaction ends (an update or
         delete reads it before it changes the row, so that no concurrent writer frees
         the same object)."""
-        return self.conn.execute(_VALUE_REF, _identity_params(address)).scalar_one_or_none()
+        ref: str | None = _VALUE_REF.scalar(self.conn, _identity_params(address))
+        return ref
 
     def value_refs_of_run(self, dag_run_pk: int) -> list[str]:
         """The object names of a DAG run's XComs kept in object storage."""
@@ -483,9 +533,9 @@ class XComStore:
     def delete(self, address: XComAddress) -> int:
         """Delete one XCom and uncount it; the number of rows deleted (0 or 1)."""
         params = _identity_params(address)
-        deleted = self.conn.execute(_DELETE, params).rowcount
+        deleted = _DELETE.rowcount(self.conn, params)
         if deleted:
-            self.conn.execute(_COUNT_DOWN, params)
+            _COUNT_DOWN.rowcount(self.conn, params)
         return deleted
 
     def recount(self) -> None:

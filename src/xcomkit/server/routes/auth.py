@@ -63,7 +63,7 @@ def _credentials(body: LoginBody) -> tuple[str, str]:
 
 
 async def _issue(ctx: ServerContext, request: Request, body: LoginBody, lifetime: int) -> Response:
-    audit.note(request, username=body.username or "-")
+    audit.note(request.scope, username=body.username or "-")
     username, password = _credentials(body)
     settings = ctx.settings
     limits = LoginLimits(

@@ -94,7 +94,7 @@ async def trigger_dag_run(
     """Create a manual DAG run: 200 (as Airflow answers, not 201); 404 for an unknown DAG;
     400 for a ``partition_key`` (no xcomkit DAG is partitioned); 409 for a taken run id
     or logical date."""
-    audit.note(request, dag_run_id=body.dag_run_id)
+    audit.note(request.scope, dag_run_id=body.dag_run_id)
     interval = None
     if body.data_interval_start is not None and body.data_interval_end is not None:
         interval = (body.data_interval_start, body.data_interval_end)
