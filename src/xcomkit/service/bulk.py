@@ -33,7 +33,7 @@ from xcomkit.errors import NotFound, ServiceError
 from xcomkit.store.bulk import BulkXComStore, ExportCursor
 from xcomkit.store.database import Database
 from xcomkit.store.objects import StoredValue
-from xcomkit.store.xcoms import XComExists, XComStore
+from xcomkit.store.xcoms import CreateTarget, XComExists, XComStore
 
 #: Attempts at a batch whose insert met a key a concurrent writer had just created
 #: (PostgreSQL; SQLite writers queue): the next attempt sees it and skips or updates it.
@@ -137,7 +137,7 @@ def _import_once(
         store, bulk = XComStore(conn), BulkXComStore(conn)
         if not overwrite and bulk.inserts_new_only:
             return _create_missing(store, bulk, entries, timestamp, kept_refs)
-        targets: dict[tuple[str, str, str], Row[Any] | None] = {}
+        targets: dict[tuple[str, str, str], CreateTarget | None] = {}
         inserts: dict[XComAddress, _Write] = {}
         updates: dict[XComAddress, _Write] = {}
         for entry in entries:
@@ -153,7 +153,7 @@ def _import_once(
             if refused is not None:
                 results.append(refused)
                 continue
-            assert target is not None
+            assert target is not None and target.id is not None
             earlier = inserts.get(a) or updates.get(a)
             if earlier is not None:  # written earlier in this batch
                 if not overwrite or equal_to_stored(earlier.stored.json, entry):
@@ -194,7 +194,7 @@ def _create_missing(
     insert that leaves existing ones alone (no lookup per entry); the rest are skipped.
     Runs inside the caller's transaction."""
     results: list[Outcome | None] = []
-    targets: dict[tuple[str, str, str], Row[Any] | None] = {}
+    targets: dict[tuple[str, str, str], CreateTarget | None] = {}
     firsts: dict[XComAddress, tuple[int, int, ImportEntry]] = {}
     for entry in entries:
         if isinstance(entry, Outcome):
@@ -211,7 +211,7 @@ def _create_missing(
         elif a in firsts:  # the same address again: exists by then
             results.append(Outcome("skipped"))
         else:
-            assert target is not None
+            assert target is not None and target.id is not None
             firsts[a] = (len(results), target.id, entry)
             results.append(None)  # created or skipped: known once inserted
     written = bulk.insert_new(
@@ -228,7 +228,7 @@ def _create_missing(
     return [r for r in results if r is not None]
 
 
-def _refusal(target: Row[Any] | None, a: XComAddress) -> Outcome | None:
+def _refusal(target: CreateTarget | None, a: XComAddress) -> Outcome | None:
     """The failure of a create into a missing DAG, task or DAG run (Airflow's order and
     wording), or None when the target exists."""
     if target is None:

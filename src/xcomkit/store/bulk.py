@@ -3,16 +3,17 @@
 Export walks XComs in the list endpoint's default order (dag_id, task_id, run_id,
 map_index, key) by keyset: each page starts after the last address of the one before,
 an index walk of ``ix_xcom_ti`` whatever the page's depth. Import reuses the single-XCom
-statements of :mod:`xcomkit.store.xcoms`, run as one ``executemany`` per kind.
+statements of :mod:`xcomkit.store.xcoms` (their SQLAlchemy form), run as one
+``executemany`` per kind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Row, Select, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Executable, Row, Select, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -68,6 +69,9 @@ _EXPORT_PAGES = {
     for a in (False, True)
 }
 
+# The single-XCom insert and update, through SQLAlchemy (executemany).
+_INSERT_MANY = cast(Executable, _INSERT.statement)
+_UPDATE_MANY = cast(Executable, _UPDATE.statement)
 _EXISTING: Select[Any] = select(xcom.c.value, xcom.c.value_ref).where(*_IDENTITY)
 _COUNT_UP_BY = (
     update(dag_run)
@@ -160,7 +164,7 @@ class BulkXComStore:
             return
         params = _insert_params(rows, timestamp)
         try:
-            self.conn.execute(_INSERT, params)
+            self.conn.execute(_INSERT_MANY, params)
         except IntegrityError as exc:
             raise XComExists("one of a batch") from exc
         self._count([pk for _, pk, _, _ in rows])
@@ -207,4 +211,4 @@ class BulkXComStore:
             p = _identity_params(address)
             p.update(new_value=value_json, new_value_ref=value_ref, new_timestamp=timestamp)
             params.append(p)
-        self.conn.execute(_UPDATE, params)
+        self.conn.execute(_UPDATE_MANY, params)
