@@ -25,10 +25,12 @@ In one run, side by side on this machine:
    list_wild_filter GET   the same with ?xcom_key_pattern=bench_key_00
    create           POST  .../xcom_demo/dagRuns/run_2/taskInstances/transform/xcomEntries
                           (unique keys from a Lua counter)
+   create_64        the same with 64 connections: 64 concurrent writers, 0 errors expected
    update           PATCH TI/bench_key_00NN  (NN cycling over the 50 keys)
 
 6. with ``--profile`` (default): records py-spy samples of the xcomkit worker (on SQLite,
-   and on PostgreSQL) under get_one, list_ti and create and summarizes where the time goes;
+   and on PostgreSQL) under get_one, list_ti, list_wild, create and update and summarizes
+   where the time goes;
 7. with ``--scale`` (default): seeds a second SQLite database with 1,000,000 XComs over
    10,000 DAG runs (``xcomkit.seed``), starts xcomkit on it next to the empty one and
    repeats the read scenarios on both, interleaved (``--scale-xcoms N``: another size);
@@ -111,6 +113,8 @@ class Scenario:
     path: str
     lua_request: str = ""
     writes: bool = False
+    #: wrk connections for this load (None: ``--connections``).
+    connections: int | None = None
 
 
 SCENARIOS = [
@@ -131,6 +135,19 @@ SCENARIOS = [
         writes=True,
     ),
     Scenario(
+        "create_64",
+        "POST",
+        CREATE_PATH,
+        lua_request=(
+            "  counter = counter + 1\n"
+            '  local body = string.format(\'{"key":"w64-%s-%d","value":%s,"map_index":-1}\','
+            " prefix, counter, value)\n"
+            f'  return wrk.format("POST", "{CREATE_PATH}", nil, body)\n'
+        ),
+        writes=True,
+        connections=64,
+    ),
+    Scenario(
         "update",
         "PATCH",
         f"{TI_PATH}/bench_key_0000",
@@ -145,7 +162,7 @@ SCENARIOS = [
     ),
 ]
 READ_SCENARIOS = ["get_one", "list_ti", "list_wild", "list_wild_filter"]
-PROFILED = ["get_one", "list_ti", "create"]
+PROFILED = ["get_one", "list_ti", "list_wild", "create", "update"]
 
 LUA_TEMPLATE = """\
 wrk.method = "{method}"
@@ -501,7 +518,7 @@ def run_wrk(
     cmd = [
         wrk,
         "-t1",
-        f"-c{args.connections}",
+        f"-c{scenario.connections or args.connections}",
         f"-d{max(1, round(duration))}s",
         "--timeout",
         "10s",
@@ -640,7 +657,7 @@ def _library(function: str) -> str:
 def profile(
     wrk: str, server: Server, args: argparse.Namespace, workdir: Path, out_dir: Path
 ) -> dict[str, Any]:
-    """py-spy record on ``server``'s worker under get_one, list_ti and create."""
+    """py-spy record on ``server``'s worker under each of :data:`PROFILED`."""
     py_spy = VENV_BIN / "py-spy"
     if not py_spy.exists():
         say("  installing py-spy into the venv")
@@ -821,7 +838,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="py-spy the xcomkit worker under get_one, list_ti, create (default: on)",
+        help="py-spy the xcomkit worker under each of get_one, list_ti, list_wild, create, "
+        "update (default: on)",
     )
     p.add_argument(
         "--scenarios",

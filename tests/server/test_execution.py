@@ -228,3 +228,41 @@ def test_writes_run_inline_until_the_lock_is_taken_then_wait_in_the_writer(
         names = conn.execute(text("SELECT name FROM xcomkit_kv ORDER BY name")).scalars().all()
     assert names == ["after", "k0", "k1"]  # the write answered 503 changed nothing
     lanes.shutdown()
+
+
+def test_a_write_queues_behind_the_write_lane_instead_of_trying_inline(engine) -> None:
+    from xcomkit.store.db import migrate
+
+    migrate(engine)
+    lanes = WorkLanes(engine, request_timeout=5)
+    release = threading.Event()
+    where: list[str] = []
+
+    def held(db):
+        release.wait(5)  # a write the lane is busy with
+        where.append("held")
+
+    def put(name):
+        def run(db):
+            where.append(name + "@" + threading.current_thread().name)
+            with db.writing() as conn:
+                conn.execute(
+                    text("INSERT INTO xcomkit_kv (name, value) VALUES (:n, 'v')"), {"n": name}
+                )
+
+        return run
+
+    async def scenario():
+        busy = asyncio.ensure_future(lanes._submit("write", held, (), {}))
+        await asyncio.sleep(0)  # the lane now has work
+        queued = asyncio.ensure_future(lanes.write(put("queued")))
+        await asyncio.sleep(0.05)
+        assert where == []  # neither inline nor overtaking the held write
+        release.set()
+        await asyncio.gather(busy, queued)
+        await lanes.write(put("inline"))  # the lane is idle again
+
+    asyncio.run(scenario())
+    main = threading.main_thread().name
+    assert where == ["held", "queued@xcomkit-write_0", f"inline@{main}"]
+    lanes.shutdown()

@@ -16,6 +16,7 @@ from sqlalchemy import (
     bindparam,
     column,
     event,
+    func,
     insert,
     literal_column,
     select,
@@ -150,3 +151,40 @@ def test_expanding_parameters_go_through_sqlalchemy(conn: Connection) -> None:
         select(dag_run.c.run_id).where(dag_run.c.run_id.in_(bindparam("ids", expanding=True)))
     )
     assert runs.rows(conn, {"ids": ["run_1", "nope"]}) == [("run_1",)]
+
+
+COUNT_RUNS = select(func.count()).select_from(dag_run).where(dag_run.c.dag_id == bindparam("d"))
+
+
+def _add_run(conn: Connection, run_id: str) -> None:
+    conn.exec_driver_sql(
+        "INSERT INTO dag_run (dag_id, run_id, run_after, state, run_type)"
+        " SELECT dag_id, ?, run_after, state, run_type FROM dag_run WHERE run_id = 'run_1'",
+        (run_id,),
+    )
+
+
+def test_a_kept_answer_is_reused_only_while_nothing_was_written(
+    conn: Connection, tmp_path: Path
+) -> None:
+    ran: list[str] = []
+    conn.connection.driver_connection.set_trace_callback(ran.append)  # type: ignore[union-attr]
+    counted = Hot(COUNT_RUNS)
+    first = counted.scalar_unchanged(conn, {"d": "xcom_demo"})
+    assert counted.scalar_unchanged(conn, {"d": "xcom_demo"}) == first
+    assert sum("count(" in sql for sql in ran) == 1  # the second answer was kept
+    assert counted.scalar_unchanged(conn, {"d": "other"}) == 0  # other params: run
+
+    # Another connection (here another engine: another process would be the same) commits.
+    other = make_engine(str(conn.engine.url))
+    with other.begin() as writer:
+        _add_run(writer, "added_elsewhere")
+    other.dispose()
+    assert counted.scalar_unchanged(conn, {"d": "xcom_demo"}) == first + 1
+
+    # This connection writes.
+    conn.commit()
+    with conn.begin():
+        _add_run(conn, "added_here")
+    assert counted.scalar_unchanged(conn, {"d": "xcom_demo"}) == first + 2
+    assert sum("count(" in sql for sql in ran) == 4

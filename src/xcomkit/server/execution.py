@@ -204,7 +204,13 @@ class WorkLanes:
         """``fn(db, *args, **kwargs)`` for a write: inline first on SQLite (see
         :meth:`_inline_first`: a write that finds the lock taken, by the writer thread or
         another process, fails at once and moves to the lane), else in the write lane
-        (one writer thread on SQLite)."""
+        (one writer thread on SQLite).
+
+        While the write lane has work, a write joins its queue without trying inline:
+        the lane's transaction holds the lock, so the attempt could only fail, and the
+        write would overtake those queued before it."""
+        if self._lanes["write"].waiting:
+            return await self._submit("write", fn, args, kwargs)
         done, result = self._inline_first(fn, args, kwargs)
         if done:
             self._inline_writes += 1

@@ -36,6 +36,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 Processor = Callable[[Any], Any]
 #: The default of a bind parameter that has none: a call must give its value.
 _REQUIRED = object()
+#: Where a connection keeps its answers for :meth:`Hot.scalar_unchanged`, and how many.
+_KEPT = "xcomkit_kept_answers"
+_KEPT_ANSWERS = 256
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,38 @@ class Hot:
         """The first column of the first row (None: no row)."""
         row = self.first(conn, params)
         return None if row is None else row[0]
+
+    def scalar_unchanged(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """:meth:`scalar`, answered from the connection's last answer to the same
+        statement and ``params`` while the database file is unchanged since.
+
+        Unchanged means: no connection committed to it (SQLite's ``PRAGMA
+        data_version``, which moves on every other connection's commit) and this
+        connection changed no row (``total_changes``). The answer is then exactly what
+        the statement would answer; the check costs one PRAGMA. For aggregates over many
+        rows that reads repeat between writes (a list's total over 1,000,000 XComs: 0.7
+        ms a query). Elsewhere (PostgreSQL, unhashable ``params``) it runs the statement.
+        """
+        compiled = self._compiled(conn)
+        if compiled is None:
+            return self.scalar(conn, params)
+        try:
+            key = (self, frozenset(params.items()))
+            hash(key)
+        except TypeError:
+            return self.scalar(conn, params)
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        state = (_execute_plain_scalar(conn, "PRAGMA data_version"), driver.total_changes)
+        kept: dict[Any, tuple[Any, Any]] = conn.connection.info.setdefault(_KEPT, {})
+        found = kept.get(key)
+        if found is not None and found[0] == state:
+            return found[1]
+        value = self.scalar(conn, params)
+        if len(kept) >= _KEPT_ANSWERS:
+            kept.clear()
+        kept[key] = (state, value)
+        return value
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run a write; the number of rows it changed."""
@@ -189,6 +224,15 @@ def _convert(row: tuple[Any, ...], columns: tuple[tuple[int, Processor], ...]) -
     for position, process in columns:
         converted[position] = process(converted[position])
     return tuple(converted)
+
+
+def _execute_plain_scalar(conn: Connection, sql: str) -> Any:
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    try:
+        return driver.execute(sql).fetchone()[0]
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, (), exc, sqlite3.Error, dialect=conn.dialect) from exc
 
 
 def execute_plain(conn: Connection, sql: str) -> None:

@@ -454,7 +454,9 @@ class XComStore:
         if searchable:
             shape = _narrow(self.conn, f, shape, params)
         count, page = _statements(shape, tuple(order_by), self.conn.dialect.name)
-        total = count.scalar(self.conn, params)
+        # A list's total is the same while no write happened (see Hot.scalar_unchanged):
+        # repeated lists over a large store skip the count.
+        total = count.scalar_unchanged(self.conn, params)
         if limit == 0 or offset >= total:
             return [], total
         rows = page.rows(self.conn, {**params, "limit": limit, "offset": offset}, _listed)
