@@ -20,8 +20,9 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/xcomkit serve --host $(HOST) --port $(PORT) --db $(DB) --dags examples/demo_dags.yaml --demo
 
+# pytest's last line gives the wall time; --durations lists the ten slowest steps.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples compat scripts

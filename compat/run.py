@@ -9,7 +9,7 @@ triggering_user_name) are made the same way. Then sends each case of compat/case
 Airflow once and to each xcomkit, in order (lockstep), and compares status, content type
 and parsed body after normalizing the values that must differ (see :func:`normalize`).
 Then runs examples/seed_example.py (official apache-airflow-client) against every
-server, the client test suite (tests/client) against the live Airflow, the same
+server, the client test suites (:data:`CLIENT_TESTS`) against the live Airflow, the same
 ``xcomkit xcom`` commands against each (compat/cli_check.py), airflowctl's ``dagrun``
 and ``xcom`` commands against each (outputs compared, compat/airflowctl_run.py), and
 raw-HTTP connection checks against each (compat/raw_http.py). Airflow runs each of
@@ -562,6 +562,11 @@ def run_seed_example(server: Server) -> tuple[bool, str]:
     return r.returncode == 0, (r.stdout + r.stderr)[-3000:]
 
 
+#: The client tests run against the live Airflow (their ``live_server`` is Airflow there):
+#: the drop-in's, the modern client's, and every client pushing and pulling alike.
+CLIENT_TESTS = ("tests/client", "tests/modern", "tests/system/test_clients_agree.py")
+
+
 def run_client_tests(airflow: Server) -> tuple[bool, str]:
     users = {role: [role, airflow.passwords[role]] for role in ROLES}
     env = {
@@ -577,7 +582,7 @@ def run_client_tests(airflow: Server) -> tuple[bool, str]:
             "-q",
             "-p",
             "no:cacheprovider",
-            "tests/client",
+            *CLIENT_TESTS,
             "-m",
             "not xcomkit_only",
         ],
@@ -600,7 +605,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     parser.add_argument("--json-out", type=Path, help="write every case's answers as JSON")
     parser.add_argument(
-        "--skip-clients", action="store_true", help="skip examples/seed_example.py and tests/client"
+        "--skip-clients",
+        action="store_true",
+        help="skip examples/seed_example.py and the client tests",
     )
     parser.add_argument(
         "--write-doc",
@@ -712,8 +719,8 @@ def run_all(
             mine += [af_seed, (f"seed_example.py against {xk.name}", ok, out)]
         ok, out = run_client_tests(af)
         for mine in clients:
-            mine.append(("tests/client against airflow", ok, out))
-        progress("seed_example.py and tests/client")
+            mine.append(("client tests against airflow", ok, out))
+        progress("seed_example.py and the client tests")
         # The command scripts of different servers are independent (each its own DAG
         # run or keys per server, its own config directory): run them side by side.
         servers = [af, *xks]

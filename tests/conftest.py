@@ -13,7 +13,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,12 +122,36 @@ def postgres_template(password_hashes: dict[str, str]) -> Iterator[str]:
 _pg_counter = itertools.count()
 
 
+@pytest.fixture
+def pg_database(request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
+    """A factory of PostgreSQL databases on the session's cluster, each dropped when the
+    test ends: ``pg_database(template="xcomkit_template")`` returns a new database's URL
+    (named ``prefix`` and a number). The cluster starts on the first call (skipped where
+    PostgreSQL is not installed)."""
+    made: list[tuple[str, str]] = []
+
+    def factory(prefix: str = "t", template: str | None = None) -> str:
+        admin_url = request.getfixturevalue("postgres_template")
+        name = f"{prefix}{next(_pg_counter)}"
+        url = pg.create_database(admin_url, name, template=template)
+        made.append((admin_url, name))
+        return url
+
+    yield factory
+    for admin_url, name in made:
+        pg.drop_database(admin_url, name)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def api(request: pytest.FixtureRequest, tmp_path: Path, template_db: Path) -> Iterator[Api]:
+def api(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    template_db: Path,
+    pg_database: Callable[..., str],
+) -> Iterator[Api]:
     """A fresh app on a fresh database, for one test: SQLite, then PostgreSQL."""
     if request.param == "postgresql":
-        admin_url = request.getfixturevalue("postgres_template")
-        url = pg.create_database(admin_url, f"t{next(_pg_counter)}", template="xcomkit_template")
+        url = pg_database(template="xcomkit_template")
     else:
         path = tmp_path / "xcomkit.db"
         shutil.copyfile(template_db, path)

@@ -142,10 +142,19 @@ def restart(admin_url: str, mode: str = "immediate") -> None:
     )
 
 
+def _plain(admin_url: str) -> str:
+    return admin_url.replace("postgresql+psycopg://", "postgresql://")
+
+
 def create_database(admin_url: str, name: str, template: str | None = None) -> str:
     """CREATE DATABASE ``name`` (from ``template``); return its SQLAlchemy URL."""
-    plain = admin_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
+    with psycopg.connect(_plain(admin_url), autocommit=True) as conn:
         clause = f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""
         conn.execute(f'CREATE DATABASE "{name}"{clause}')
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """DROP DATABASE ``name`` if it exists, ending any session still connected to it."""
+    with psycopg.connect(_plain(admin_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

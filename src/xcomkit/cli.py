@@ -709,14 +709,14 @@ def dags_runs(
             raise cli_errors.CliError(f"no DAG {dag_id!r}", cli_errors.NOT_FOUND)
         only_this_dag = dag_runs.DagRunFilter(dag_id=dag_id)
         now = datetime.now(timezone.utc)
-        runs = dag_runs.list_page(
-            conn,
+        store = dag_runs.DagRunStore(conn)
+        runs = store.page(
             only_this_dag,
             now,
             order_by=[(dag_run.c.run_after, False), (dag_run.c.id, False)],
             limit=1_000_000,
         )
-        total = dag_runs.count(conn, only_this_dag, now)
+        total = store.count(only_this_dag, now)
     rows = [
         {
             "dag_run_id": r.run_id,

@@ -12,9 +12,9 @@ from typing import Any
 
 import airflow_client.client as official_pkg
 import pytest
-from tests.conftest import TEST_SECRET, serve_in_thread
 
 import xcomkit.client as client_pkg
+from tests.conftest import TEST_SECRET, serve_in_thread
 from xcomkit.server.app import create_app
 from xcomkit.settings import Settings
 from xcomkit.store.db import make_engine

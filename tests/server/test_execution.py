@@ -122,11 +122,8 @@ async def _gather(lanes, fns):
     return await asyncio.gather(*(lanes.write(fn) for fn in fns))
 
 
-def test_postgresql_statements_are_bounded_by_the_request_timeout(request) -> None:
-    from tests import pg
-
-    admin_url = request.getfixturevalue("postgres_template")
-    url = pg.create_database(admin_url, "stmt_timeout")
+def test_postgresql_statements_are_bounded_by_the_request_timeout(pg_database) -> None:
+    url = pg_database("stmt_timeout")
     engine = make_engine(url, statement_timeout_ms=1500)
     try:
         with engine.connect() as conn:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests import pg
 from xcomkit.store.db import HEAD_REVISION, make_engine
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "examples" / "demo_dags.yaml"
@@ -42,11 +41,10 @@ RACERS = 4
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request, tmp_path) -> str:
+def fresh_url(request, tmp_path, pg_database) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'fresh.db'}"
-    admin_url = request.getfixturevalue("postgres_template")
-    return pg.create_database(admin_url, f"fresh_{tmp_path.name[-12:].replace('-', '_')}")
+    return pg_database("fresh_")
 
 
 def run_together(url: str, mode: str, tmp_path: Path) -> list[subprocess.CompletedProcess[str]]:

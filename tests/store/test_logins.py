@@ -5,19 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests import pg
 from xcomkit.store import logins
 from xcomkit.store.db import make_engine, migrate
 from xcomkit.store.schema import login_failure
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'l.db'}"
-    else:
-        admin_url = request.getfixturevalue("postgres_template")
-        url = pg.create_database(admin_url, f"logins_{tmp_path.name[-10:].replace('-', '_')}")
+def engine(request, tmp_path, pg_database):
+    url = f"sqlite:///{tmp_path / 'l.db'}" if request.param == "sqlite" else pg_database("logins_")
     engine = make_engine(url)
     migrate(engine)
     yield engine

@@ -8,11 +8,10 @@ delete, and rows that were there before the migration.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -24,7 +23,7 @@ from tests import pg
 from xcomkit.address import XComAddress
 from xcomkit.server.patterns import like_patterns
 from xcomkit.store import registry, search
-from xcomkit.store.dag_runs import delete_run
+from xcomkit.store.dag_runs import DagRunStore
 from xcomkit.store.db import _alembic_config, make_engine, migrate
 from xcomkit.store.schema import dag, xcom
 from xcomkit.store.xcoms import ListFilter, XComStore
@@ -48,11 +47,12 @@ def _text(rng: random.Random, lo: int, hi: int) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
+def engine(
+    request: pytest.FixtureRequest, tmp_path: Any, pg_database: Callable[..., str]
+) -> Iterator[Engine]:
     """A migrated, empty database (with the search index) on each backend."""
     if request.param == "postgresql":
-        admin_url = request.getfixturevalue("postgres_template")
-        url = pg.create_database(admin_url, f"search_{next(_counter)}")
+        url = pg_database("search_")
     else:
         url = f"sqlite:///{tmp_path / 'search.db'}"
     eng = make_engine(url)
@@ -63,9 +63,6 @@ def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
             registry.upsert_dag(conn, registry.DagDef(dag_id, name, tasks))
     yield eng
     eng.dispose()
-
-
-_counter = itertools.count()
 
 
 def _add_run(conn: Connection, dag_id: str, run_id: str, n: int) -> None:
@@ -367,7 +364,7 @@ def test_the_index_follows_every_write(engine: Engine) -> None:
         _check_sqlite_index(conn)
 
         pk = conn.exec_driver_sql("SELECT id FROM dag_run WHERE run_id = 'run_two'").scalar_one()
-        delete_run(conn, pk)
+        DagRunStore(conn).delete(pk)
         assert _found(conn, "needle") == []
         _check_sqlite_index(conn)
 
@@ -400,13 +397,11 @@ def test_the_migration_indexes_existing_xcoms(engine: Engine) -> None:
 
 
 def test_postgresql_without_the_right_to_create_extensions_warns_and_scans(
-    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+    pg_database: Callable[..., str], caplog: pytest.LogCaptureFixture
 ) -> None:
     if pg.find_bin() is None:
         pytest.skip("PostgreSQL server programs are not installed")
-    admin_url = request.getfixturevalue("postgres_template")
-    name = f"search_plain_{next(_counter)}"
-    url = pg.create_database(admin_url, name)
+    url = pg_database("search_plain_")
     admin = make_engine(url)
     with admin.begin() as conn:
         conn.execute(text("DROP ROLE IF EXISTS plain_owner"))
@@ -461,15 +456,14 @@ def test_sqlite_without_the_trigram_tokenizer_warns_and_scans(
 
 
 def test_postgresql_with_pg_trgm_off_the_search_path_warns_and_scans(
-    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+    pg_database: Callable[..., str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """pg_trgm installed in a schema the role's search_path does not hold (as some hosted
     PostgreSQL services do): the operator class is not found, the migration still
     succeeds, with a warning, and the filters scan."""
     if pg.find_bin() is None:
         pytest.skip("PostgreSQL server programs are not installed")
-    admin_url = request.getfixturevalue("postgres_template")
-    url = pg.create_database(admin_url, f"search_schema_{next(_counter)}")
+    url = pg_database("search_schema_")
     eng = make_engine(url)
     try:
         with eng.begin() as conn:

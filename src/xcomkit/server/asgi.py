@@ -1,11 +1,16 @@
 """ASGI entry point for ``uvicorn xcomkit.server.asgi:app`` (settings from ``XCOMKIT_*``).
 
 ``xcomkit serve --workers N`` starts N worker processes on this module; each builds its
-own app and engine, sharing nothing but the database.
+own app and engine, sharing nothing but the database. Such a process only serves, so its
+imports are trimmed first (:mod:`xcomkit.server.process`).
 """
 
 from __future__ import annotations
 
-from xcomkit.server.app import create_app
+from xcomkit.server.process import prepare_serving_process
+
+prepare_serving_process()
+
+from xcomkit.server.app import create_app  # noqa: E402  (after the process is prepared)
 
 app = create_app()

@@ -35,6 +35,7 @@ from xcomkit.errors import (
 )
 from xcomkit.server.encoding import json_response
 from xcomkit.server.execution import Unavailable
+from xcomkit.server.models import HTTPExceptionResponse, ValidationErrorResponse
 from xcomkit.store.faults import is_transient
 
 log = logging.getLogger("xcomkit.server")
@@ -152,6 +153,18 @@ HANDLERS: list[tuple[type[Exception], Callable[[Request, Any], Awaitable[Respons
     (Unavailable, busy),
     (PoolTimeoutError, pool_exhausted),
 ]
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of a router's error statuses: each one's body is an
+    :class:`~xcomkit.server.models.HTTPExceptionResponse`, a 422's a
+    :class:`~xcomkit.server.models.ValidationErrorResponse` (declaring 422 replaces
+    FastAPI's own, which has no room for the string ``detail`` Airflow answers in places).
+    tests/server/test_response_shapes.py checks every body the API answers against these."""
+    return {
+        status: {"model": ValidationErrorResponse if status == 422 else HTTPExceptionResponse}
+        for status in statuses
+    }
 
 
 def handler_for(exc: BaseException) -> Callable[[Request, Any], Awaitable[Response]] | None:

@@ -355,7 +355,7 @@ class LoginBody(StrictModel):
 
 
 class LoginResponse(BaseModel):
-    """A fresh access token."""
+    """Answer of ``POST /auth/token`` and ``/auth/token/cli``: a fresh access token."""
 
     access_token: str
 
@@ -365,3 +365,115 @@ class VersionInfo(BaseModel):
 
     version: str
     git_version: str | None
+
+
+class DagVersionResponse(BaseModel):
+    """A DAG version, as Airflow lists them in a run's ``dag_versions`` (xcomkit keeps
+    none, so that list is always empty; the shape is declared for the contract)."""
+
+    id: str
+    version_number: int
+    dag_id: str
+    bundle_name: str | None
+    bundle_version: str | None
+    created_at: datetime
+    dag_display_name: str
+    bundle_url: str | None
+
+
+class DAGRunResponse(BaseModel):
+    """One DAG run (Airflow's ``DAGRunResponse``, fields in its order); ``duration`` is
+    seconds between start and end, null unless both are set."""
+
+    dag_run_id: str
+    dag_id: str
+    logical_date: datetime | None
+    queued_at: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+    duration: float | None
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    run_after: datetime
+    last_scheduling_decision: datetime | None
+    run_type: str
+    state: str
+    triggered_by: str | None
+    triggering_user_name: str | None
+    conf: dict[str, Any] | None
+    note: str | None
+    dag_versions: list[DagVersionResponse]
+    bundle_version: str | None
+    dag_display_name: str
+    partition_key: str | None
+    partition_date: datetime | None
+
+
+class DAGRunCollectionResponse(BaseModel):
+    """A page of DAG runs. With ``offset`` paging, ``total_entries`` is exact and the
+    cursor fields are null; with ``cursor`` paging, ``total_entries`` is capped at
+    ``total_entries_limit`` and the cursors point to the neighbouring pages (or are null)."""
+
+    dag_runs: list[DAGRunResponse]
+    total_entries: int | None
+    total_entries_limit: int | None
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+class StatusInfo(BaseModel):
+    """A component's health: ``healthy``, ``unhealthy``, or null where not run."""
+
+    status: str | None
+
+
+class SchedulerInfo(StatusInfo):
+    """The scheduler's health (xcomkit runs none: always ``unhealthy``)."""
+
+    latest_scheduler_heartbeat: datetime | None
+
+
+class TriggererInfo(StatusInfo):
+    """The triggerer's health (xcomkit runs none: null)."""
+
+    latest_triggerer_heartbeat: datetime | None
+
+
+class DagProcessorInfo(StatusInfo):
+    """The DAG processor's health (xcomkit runs none: null)."""
+
+    latest_dag_processor_heartbeat: datetime | None
+
+
+class HealthInfoResponse(BaseModel):
+    """Answer of ``GET /api/v2/monitor/health``."""
+
+    metadatabase: StatusInfo
+    scheduler: SchedulerInfo
+    triggerer: TriggererInfo
+    dag_processor: DagProcessorInfo
+
+
+class HTTPExceptionResponse(BaseModel):
+    """The body of every error but a validation error: Airflow's ``{"detail": ...}``, a
+    sentence (or, for a few of Airflow's errors, an object)."""
+
+    detail: str | dict[str, Any]
+
+
+class ValidationErrorEntry(BaseModel):
+    """One entry of a 422's ``detail`` list (pydantic's error, as FastAPI reports it):
+    where (``loc``), what (``msg``), its ``type``, the ``input`` refused and ``ctx``."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+
+class ValidationErrorResponse(BaseModel):
+    """A 422: a list of validation errors (FastAPI's ``HTTPValidationError``), or, where
+    Airflow answers so (the login body, an unknown DAG-run ``state``), a sentence."""
+
+    detail: list[ValidationErrorEntry] | str

@@ -1,8 +1,8 @@
 """The DAG-run rules: get, list, trigger, patch and delete DAG runs, as Airflow 3.3.2 does.
 
 Each function takes the :class:`~xcomkit.store.database.Database`, runs one read or one
-transaction, and returns rows or raises a domain error of :mod:`xcomkit.errors` with
-Airflow's ``detail`` text.
+transaction through a :class:`~xcomkit.store.dag_runs.DagRunStore`, and returns rows or
+raises a domain error of :mod:`xcomkit.errors` with Airflow's ``detail`` text.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy import Row
 from xcomkit.address import WILDCARD
 from xcomkit.errors import BadRequest, Conflict, NotFound
 from xcomkit.store import dag_runs, registry
+from xcomkit.store.dag_runs import DagRunStore
 from xcomkit.store.database import Database
 from xcomkit.store.xcoms import XComStore
 
@@ -36,7 +37,7 @@ def get_dag_run(db: Database, dag_id: str, dag_run_id: str) -> Row[Any]:
         NotFound: Airflow's message for a missing run.
     """
     with db.reading() as conn:
-        row = registry.get_dag_run(conn, dag_id, dag_run_id)
+        row = DagRunStore(conn).get(dag_id, dag_run_id)
     if row is None:
         raise _not_found_run(dag_id, dag_run_id)
     return row
@@ -88,18 +89,19 @@ def list_dag_runs(
     """
     now = _now()
     with db.reading() as conn:
+        store = DagRunStore(conn)
         if not keyset:
-            total = dag_runs.count(conn, f, now)
+            total = store.count(f, now)
             if limit == 0 or offset >= total:  # also keeps huge offsets away from SQL
                 return DagRunPage([], total)
-            rows = dag_runs.list_page(conn, f, now, order_by=order_by, limit=limit, offset=offset)
+            rows = store.page(f, now, order_by=order_by, limit=limit, offset=offset)
             return DagRunPage(rows, total)
         backward = cursor is not None and cursor[1]
         order = [(col, desc != backward) for col, desc in order_by]
-        rows = dag_runs.list_page(
-            conn, f, now, order_by=order, limit=limit + 1, after=cursor[0] if cursor else None
+        rows = store.page(
+            f, now, order_by=order, limit=limit + 1, after=cursor[0] if cursor else None
         )
-        total = dag_runs.count(conn, f, now, cap=dag_runs.EXACT_COUNT_LIMIT)
+        total = store.count(f, now, cap=dag_runs.EXACT_COUNT_LIMIT)
     has_more = len(rows) > limit
     rows = rows[:limit]
     if backward:
@@ -120,7 +122,8 @@ def patch_dag_run(db: Database, dag_id: str, dag_run_id: str, changes: dict[str,
     """
     now = _now()
     with db.writing() as conn:
-        row = dag_runs.get_for_update(conn, dag_id, dag_run_id)
+        store = DagRunStore(conn)
+        row = store.get_for_update(dag_id, dag_run_id)
         if row is None:
             raise _not_found_run(dag_id, dag_run_id)
         values: dict[str, Any] = {}
@@ -131,8 +134,8 @@ def patch_dag_run(db: Database, dag_id: str, dag_run_id: str, changes: dict[str,
         if "note" in changes:
             values["note"] = changes["note"] or None
         if values:
-            dag_runs.update_run(conn, row.id, values)
-        updated = registry.get_dag_run(conn, dag_id, dag_run_id)
+            store.update(row.id, values)
+        updated = store.get(dag_id, dag_run_id)
     assert updated is not None
     return updated
 
@@ -149,7 +152,8 @@ def delete_dag_run(
         Conflict: the run is ``running`` (Airflow deletes queued, success and failed runs).
     """
     with db.writing() as conn:
-        row = dag_runs.get_for_update(conn, dag_id, dag_run_id)
+        store = DagRunStore(conn)
+        row = store.get_for_update(dag_id, dag_run_id)
         if row is None:
             raise _not_found_run(dag_id, dag_run_id)
         if row.state not in dag_runs.MUTABLE_STATES:
@@ -158,7 +162,7 @@ def delete_dag_run(
                 f"cannot be deleted in {row.state} state"
             )
         refs = XComStore(conn).value_refs_of_run(row.id) if freed is not None else []
-        dag_runs.delete_run(conn, row.id)
+        store.delete(row.id)
     if freed is not None:
         freed.extend(refs)
 
@@ -197,6 +201,7 @@ def trigger_dag_run(
     if not dag_run_id:  # Airflow names a run without id after its run_after
         dag_run_id = f"manual__{run_after.isoformat()}"
     with db.writing() as conn:
+        store = DagRunStore(conn)
         if registry.get_dag(conn, dag_id) is None:
             raise NotFound(f"Dag with dag_id: '{dag_id}' not found")
         if partition_key is not None:
@@ -204,8 +209,7 @@ def trigger_dag_run(
                 f"Dag '{dag_id}' is not a partitioned Dag and does not accept a partition_key."
             )
         try:
-            registry.create_dag_run(
-                conn,
+            store.create(
                 registry.dag_run_columns(
                     dag_id=dag_id,
                     run_id=dag_run_id,
@@ -239,6 +243,6 @@ def trigger_dag_run(
                     f"details - you will find it in api server when you look for ID {lookup}",
                 }
             ) from None
-        row = registry.get_dag_run(conn, dag_id, dag_run_id)
+        row = store.get(dag_id, dag_run_id)
     assert row is not None
     return row

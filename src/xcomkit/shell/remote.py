@@ -26,16 +26,22 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import httpx
 import typer
 
-from xcomkit.modern._base import query_string, quote_id, quote_key
-from xcomkit.modern._wire import HttpxWire, Response, StdlibWire, WireError
 from xcomkit.private_files import write_private
 from xcomkit.shell.errors import AUTH, CONFLICT, NOT_FOUND, SERVER, USAGE, CliError
+
+# The wire (the modern client's, and httpx behind it) is imported when a command first
+# talks to a server: ``xcomkit serve`` imports this module through the CLI and would
+# otherwise carry httpx and the modern client in its worker (~0.1 s, ~6 MB; see
+# docs/performance.md, "Start-up").
+if TYPE_CHECKING:
+    import httpx
+
+    from xcomkit.modern._wire import HttpxWire, Response, StdlibWire
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 API = "/api/v2"
@@ -194,6 +200,8 @@ class Remote:
         self._renew = renew
         self._renew_lock = threading.Lock()
         self._set_token(token)
+        from xcomkit.modern._wire import HttpxWire, StdlibWire
+
         self._wire: StdlibWire | HttpxWire
         try:
             if transport is None:
@@ -259,6 +267,8 @@ class Remote:
         Raises:
             CliError: no answer, or an error status not in ``allow``.
         """
+        from xcomkit.modern._base import query_string
+
         target = self._wire.prefix + path + query_string(params or {})
         if body is not None:
             content = json.dumps(body, allow_nan=False).encode()
@@ -278,6 +288,8 @@ class Remote:
         raise self._error(method, path, response, data)
 
     def _send(self, method: str, target: str, content: bytes | None) -> Response:
+        from xcomkit.modern._wire import WireError
+
         plain, with_body = self._headers
         headers = with_body if content is not None else plain
         attempt = 0
@@ -355,6 +367,8 @@ class Remote:
     @staticmethod
     def xcom_entries_path(dag_id: str, dag_run_id: str, task_id: str) -> str:
         """``/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries``."""
+        from xcomkit.modern._base import quote_id
+
         return (
             f"{API}/dags/{quote_id(dag_id)}/dagRuns/{quote_id(dag_run_id)}"
             f"/taskInstances/{quote_id(task_id)}/xcomEntries"
@@ -363,6 +377,8 @@ class Remote:
     @classmethod
     def xcom_entry_path(cls, dag_id: str, dag_run_id: str, task_id: str, key: str) -> str:
         """The path of one XCom entry (the key may contain ``/``)."""
+        from xcomkit.modern._base import quote_key
+
         return f"{cls.xcom_entries_path(dag_id, dag_run_id, task_id)}/{quote_key(key)}"
 
 

@@ -1,5 +1,7 @@
-"""Queries on the ``dag_run`` table for the DAG-run endpoints: the filtered list (offset
-or keyset pages), state and note changes, deletion.
+"""The ``dag_run`` table for the DAG-run endpoints: :class:`DagRunStore`, a connection's
+statements (get, the filtered list by offset or keyset pages, count, create, update,
+delete), and the pure pieces they share (:class:`DagRunFilter`, :func:`orderable`,
+:func:`state_change`, :func:`conf_text`).
 
 The filters and orderings are those of Airflow 3.3.2's ``GET /api/v2/dags/{dag_id}/dagRuns``
 (see :class:`DagRunFilter`); NULLs sort as the backend sorts them (first ascending on
@@ -31,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 
+from xcomkit.store import registry
 from xcomkit.store.schema import dag, dag_run, xcom
 
 #: Most rows a keyset page's total counts (Airflow's ``total_entries_limit``).
@@ -189,17 +192,6 @@ def _base(*columns: Any) -> Select[Any]:
     return select(*columns).select_from(dag_run).join(dag, dag.c.dag_id == dag_run.c.dag_id)
 
 
-def count(conn: Connection, f: DagRunFilter, now: datetime, *, cap: int | None = None) -> int:
-    """How many runs match ``f``; at most ``cap`` (the count stops reading there)."""
-    where = _conditions(f, conn.dialect.name, now)
-    if cap is None:
-        return int(
-            conn.execute(select(func.count()).select_from(dag_run).where(*where)).scalar_one()
-        )
-    capped = select(dag_run.c.id).where(*where).limit(cap).subquery()
-    return int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
-
-
 def _nulls_last(descending: bool, dialect: str) -> bool:
     # Where a plain ORDER BY puts NULLs: PostgreSQL treats NULL as the largest value,
     # SQLite as the smallest.
@@ -236,38 +228,6 @@ def after_key(
     return predicate
 
 
-def list_page(
-    conn: Connection,
-    f: DagRunFilter,
-    now: datetime,
-    *,
-    order_by: Sequence[tuple[ColumnElement[Any], bool]],
-    limit: int,
-    offset: int = 0,
-    after: Sequence[Any] | None = None,
-) -> list[Row[Any]]:
-    """Runs matching ``f`` (with their DAG's display name, and ``sort_duration``: the
-    duration as the database computes it, which a cursor must carry to compare exactly),
-    sorted by ``order_by`` ((expression, descending) pairs), from ``offset``, or strictly
-    after the sort key ``after`` (one value per ``order_by`` pair)."""
-    dialect = conn.dialect.name
-    where = _conditions(f, dialect, now)
-    if after is not None:
-        where.append(after_key(order_by, after, dialect))
-    ordering = [col.desc() if desc else col.asc() for col, desc in order_by]
-    columns = (dag_run, dag.c.dag_display_name, duration(dialect).label("sort_duration"))
-    q = _base(*columns).where(*where).order_by(*ordering).limit(limit)
-    if offset:
-        q = q.offset(offset)
-    return list(conn.execute(q).all())
-
-
-def get_for_update(conn: Connection, dag_id: str, run_id: str) -> Row[Any] | None:
-    """The ``dag_run`` row (no join), or None."""
-    q = select(dag_run).where(dag_run.c.dag_id == dag_id, dag_run.c.run_id == run_id)
-    return conn.execute(q).first()
-
-
 def state_change(row: Row[Any], state: str, now: datetime) -> dict[str, Any]:
     """The column changes of setting a run's state, as Airflow's ``DagRun.set_state`` makes
     them: to ``queued`` resets queued_at (and, from another state, clears start and end);
@@ -285,12 +245,78 @@ def state_change(row: Row[Any], state: str, now: datetime) -> dict[str, Any]:
     return changes
 
 
-def update_run(conn: Connection, pk: int, values: dict[str, Any]) -> None:
-    """Write ``values`` to the run with primary key ``pk``."""
-    conn.execute(update(dag_run).where(dag_run.c.id == pk).values(**values))
+class DagRunStore:
+    """The ``dag_run`` table, through one connection (a
+    :class:`~xcomkit.store.database.Database` hands out one per thread), as
+    :class:`~xcomkit.store.xcoms.XComStore` is for XComs.
 
+    Args:
+        conn: the connection; writes must run inside its transaction.
+    """
 
-def delete_run(conn: Connection, pk: int) -> None:
-    """Delete the run with primary key ``pk`` and its XComs (its kept count goes with it)."""
-    conn.execute(delete(xcom).where(xcom.c.dag_run_id == pk))
-    conn.execute(delete(dag_run).where(dag_run.c.id == pk))
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, dag_id: str, run_id: str) -> Row[Any] | None:
+        """The run joined with its DAG's display name (``dag_display_name``), or None."""
+        return registry.get_dag_run(self.conn, dag_id, run_id)
+
+    def get_for_update(self, dag_id: str, run_id: str) -> Row[Any] | None:
+        """The ``dag_run`` row alone (no join), or None."""
+        q = select(dag_run).where(dag_run.c.dag_id == dag_id, dag_run.c.run_id == run_id)
+        return self.conn.execute(q).first()
+
+    def count(self, f: DagRunFilter, now: datetime, *, cap: int | None = None) -> int:
+        """How many runs match ``f`` (``now``: the instant open start and end dates are
+        compared as); at most ``cap`` (the count stops reading there)."""
+        where = _conditions(f, self.conn.dialect.name, now)
+        if cap is None:
+            q = select(func.count()).select_from(dag_run).where(*where)
+            return int(self.conn.execute(q).scalar_one())
+        capped = select(dag_run.c.id).where(*where).limit(cap).subquery()
+        return int(self.conn.execute(select(func.count()).select_from(capped)).scalar_one())
+
+    def page(
+        self,
+        f: DagRunFilter,
+        now: datetime,
+        *,
+        order_by: Sequence[tuple[ColumnElement[Any], bool]],
+        limit: int,
+        offset: int = 0,
+        after: Sequence[Any] | None = None,
+    ) -> list[Row[Any]]:
+        """Runs matching ``f`` (with their DAG's display name, and ``sort_duration``: the
+        duration as the database computes it, which a cursor must carry to compare
+        exactly), sorted by ``order_by`` ((expression, descending) pairs), from ``offset``,
+        or strictly after the sort key ``after`` (one value per ``order_by`` pair)."""
+        dialect = self.conn.dialect.name
+        where = _conditions(f, dialect, now)
+        if after is not None:
+            where.append(after_key(order_by, after, dialect))
+        ordering = [col.desc() if desc else col.asc() for col, desc in order_by]
+        columns = (dag_run, dag.c.dag_display_name, duration(dialect).label("sort_duration"))
+        q = _base(*columns).where(*where).order_by(*ordering).limit(limit)
+        if offset:
+            q = q.offset(offset)
+        return list(self.conn.execute(q).all())
+
+    def create(self, values: dict[str, Any]) -> None:
+        """Insert a run; ``values`` holds its ``dag_run`` columns (see
+        :func:`xcomkit.store.registry.dag_run_columns`).
+
+        Raises:
+            xcomkit.store.registry.DagRunExists: (dag_id, run_id) or (dag_id,
+                logical_date) is taken.
+        """
+        registry.create_dag_run(self.conn, values)
+
+    def update(self, pk: int, values: dict[str, Any]) -> None:
+        """Write ``values`` to the run with primary key ``pk``."""
+        self.conn.execute(update(dag_run).where(dag_run.c.id == pk).values(**values))
+
+    def delete(self, pk: int) -> None:
+        """Delete the run with primary key ``pk`` and its XComs (its kept count goes
+        with it)."""
+        self.conn.execute(delete(xcom).where(xcom.c.dag_run_id == pk))
+        self.conn.execute(delete(dag_run).where(dag_run.c.id == pk))

@@ -7,11 +7,10 @@ processes on different hosts agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy import Connection, case, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from xcomkit.store.schema import login_failure as lf
 
@@ -42,8 +41,18 @@ def record_failure(conn: Connection, buckets: Iterable[str], *, window: float, n
 
     Buckets whose window ended are removed first, so the table holds only live windows.
     """
+    # The dialect's own INSERT (for ON CONFLICT), imported here: importing SQLAlchemy's
+    # PostgreSQL dialect costs a SQLite server ~30 ms and ~2 MB at start for nothing.
+    insert: Callable[..., Any]
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        insert = pg_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        insert = sqlite_insert
     conn.execute(delete(lf).where(lf.c.window_start <= now - window))
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     expired = lf.c.window_start <= now - window
     for bucket in buckets:
         stmt = insert(lf).values(bucket=bucket, window_start=now, failures=1)

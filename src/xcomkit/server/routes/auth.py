@@ -18,13 +18,15 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
-from xcomkit.server import audit
+from xcomkit.server import audit, errors
 from xcomkit.server.deps import Ctx, ServerContext
 from xcomkit.server.encoding import json_response
-from xcomkit.server.models import LoginBody
+from xcomkit.server.models import LoginBody, LoginResponse
 from xcomkit.service.users import LoginLimits, authenticate
 
 router = APIRouter(prefix="/auth", tags=["Login"])
+
+_LOGIN_ERRORS = errors.documented(400, 401, 408, 413, 415, 422, 429, 503)
 
 
 _UNSUPPORTED = "Only application/json or application/x-www-form-urlencoded is supported"
@@ -80,15 +82,18 @@ async def _issue(ctx: ServerContext, request: Request, body: LoginBody, lifetime
     return json_response({"access_token": token}, 201)
 
 
-@router.post("/token", status_code=201)
+@router.post("/token", status_code=201, response_model=LoginResponse, responses=_LOGIN_ERRORS)
 async def create_token(ctx: Ctx, request: Request) -> Response:
     """Log in with user name and password; answers a signed access token."""
     body = await _read_login_body(request)
     return await _issue(ctx, request, body, ctx.settings.jwt_expiration_seconds)
 
 
-@router.get("/token", status_code=201)
-@router.get("/token/login", status_code=307)
+_OFF = errors.documented(403)
+
+
+@router.get("/token", status_code=201, responses=_OFF)
+@router.get("/token/login", status_code=307, responses=_OFF)
 def create_token_all_admins() -> Response:
     """Airflow's credential-less logins, which are off unless all users are admins: 403."""
     raise HTTPException(
@@ -96,7 +101,7 @@ def create_token_all_admins() -> Response:
     )
 
 
-@router.post("/token/cli", status_code=201)
+@router.post("/token/cli", status_code=201, response_model=LoginResponse, responses=_LOGIN_ERRORS)
 async def create_token_cli(ctx: Ctx, request: Request, body: LoginBody) -> Response:
     """As ``/auth/token``, JSON only, with the CLI token lifetime."""
     return await _issue(ctx, request, body, ctx.settings.jwt_cli_expiration_seconds)

@@ -17,17 +17,27 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy import ColumnElement, Row
 
 from xcomkit import values
-from xcomkit.server import audit, cursors, offload
+from xcomkit.server import audit, cursors, errors, offload
 from xcomkit.server.deps import Reader, Writer
 from xcomkit.server.encoding import json_response
-from xcomkit.server.models import DagRunListQuery, DagRunPatchBody, TriggerDAGRunPostBody
+from xcomkit.server.models import (
+    DAGRunCollectionResponse,
+    DagRunListQuery,
+    DagRunPatchBody,
+    DAGRunResponse,
+    TriggerDAGRunPostBody,
+)
 from xcomkit.server.ordering import parse_order_by
 from xcomkit.server.patterns import like_patterns, prefix_bounds
 from xcomkit.service import dag_runs as rules
 from xcomkit.store import dag_runs
 from xcomkit.store.schema import dag_run
 
-router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns", tags=["DagRun"])
+router = APIRouter(
+    prefix="/api/v2/dags/{dag_id}/dagRuns",
+    tags=["DagRun"],
+    responses=errors.documented(400, 401, 403, 404, 408, 409, 413, 422, 503),
+)
 
 #: Airflow's DagRunState and DagRunType values, in Airflow's order (its 422 lists them so).
 DAG_RUN_STATES = ("queued", "running", "success", "failed")
@@ -87,7 +97,7 @@ def dag_run_body(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-@router.post("")
+@router.post("", response_model=DAGRunResponse)
 async def trigger_dag_run(
     caller: Writer, dag_id: str, body: TriggerDAGRunPostBody, request: Request
 ) -> Response:
@@ -215,7 +225,7 @@ def _cursor_values(cursor: str, names: list[str]) -> tuple[list[Any], bool]:
     return key, backward
 
 
-@router.get("")
+@router.get("", response_model=DAGRunCollectionResponse)
 async def get_dag_runs(
     caller: Reader, dag_id: str, q: Annotated[DagRunListQuery, Query()]
 ) -> Response:
@@ -284,7 +294,7 @@ async def get_dag_runs(
     )
 
 
-@router.get("/{dag_run_id}")
+@router.get("/{dag_run_id}", response_model=DAGRunResponse)
 async def get_dag_run(caller: Reader, dag_id: str, dag_run_id: str) -> Response:
     """One DAG run; 404 with Airflow's message when missing."""
     return json_response(
@@ -292,7 +302,7 @@ async def get_dag_run(caller: Reader, dag_id: str, dag_run_id: str) -> Response:
     )
 
 
-@router.patch("/{dag_run_id}")
+@router.patch("/{dag_run_id}", response_model=DAGRunResponse)
 async def patch_dag_run(
     caller: Writer,
     dag_id: str,

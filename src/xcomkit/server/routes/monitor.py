@@ -5,17 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 import xcomkit
+from xcomkit.server import errors
 from xcomkit.server.deps import Ctx
 from xcomkit.server.encoding import json_response
+from xcomkit.server.models import HealthInfoResponse, VersionInfo
 from xcomkit.service.health import database_is_up
 
 router = APIRouter(prefix="/api/v2", tags=["Monitor"])
+
+_UNAVAILABLE = errors.documented(503)
 
 #: The Apache Airflow release whose REST API xcomkit answers.
 AIRFLOW_API_VERSION = "3.3.2"
 
 
-@router.get("/version")
+@router.get("/version", response_model=VersionInfo)
 async def get_version() -> Response:
     """The Airflow API version answered (``version``) and xcomkit's own (``git_version``)."""
     return json_response(
@@ -23,7 +27,7 @@ async def get_version() -> Response:
     )
 
 
-@router.get("/monitor/health")
+@router.get("/monitor/health", response_model=HealthInfoResponse, responses=_UNAVAILABLE)
 async def get_health(ctx: Ctx) -> Response:
     """Health of the metadata database. xcomkit runs no scheduler: like an Airflow whose
     scheduler is down it reports it ``unhealthy``; triggerer and processor are ``null``."""

@@ -22,7 +22,7 @@ from starlette.types import Scope
 from xcomkit import values
 from xcomkit.address import WILDCARD, XComAddress
 from xcomkit.errors import ServiceError
-from xcomkit.server import audit, offload
+from xcomkit.server import audit, errors, offload
 from xcomkit.server.deps import Reader, ServerContext, Writer
 from xcomkit.server.encoding import JSONBytes, dumps, json_response
 from xcomkit.server.models import (
@@ -42,6 +42,7 @@ from xcomkit.store.xcoms import ENTRY_FIELDS, ORDERABLE, Entry, ListFilter
 router = APIRouter(
     prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries",
     tags=["XCom"],
+    responses=errors.documented(400, 401, 403, 404, 408, 409, 413, 422, 503),
 )
 
 #: The names ``order_by`` accepts for XComs (each its own column name).

@@ -22,7 +22,7 @@ from tests.conftest import Api
 from xcomkit.store.schema import dag_run
 
 SPEC = json.loads(
-    (Path(__file__).parent.parent / "data" / "airflow-3.3.2-dag-runs-openapi.json").read_text()
+    (Path(__file__).parents[2] / "data" / "airflow-3.3.2-dag-runs-openapi.json").read_text()
 )
 RUNS = "/api/v2/dags/{dag_id}/dagRuns"
 ONE = "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"

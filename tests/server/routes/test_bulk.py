@@ -278,7 +278,7 @@ def test_values_in_object_storage_export_import_and_overwrite_without_leftovers(
     """Values over the offload threshold go to objects as with POST; export reads them
     back; an overwrite compares with the object (skipped when equal, updated and the old
     object removed when not); objects of entries not written are removed."""
-    from tests.api.test_offload import objects, row_of
+    from tests.server.test_offload import objects, row_of
 
     api = make_api(offload_threshold=1000, object_store=f"file://{tmp_path}/objects")
     big = {"rows": list(range(500))}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import UiServer, log_in, serve
+from tests.server.ui.conftest import UiServer, log_in, serve
 
 pytest.importorskip("playwright", reason="browser tests skipped: Playwright is not installed")
 from playwright.sync_api import expect

@@ -1,0 +1,111 @@
+"""``xcomkit serve`` imports only what serving needs at start (docs/performance.md, "Start-up").
+
+Each test runs the real serve path in a fresh interpreter, up to the point where uvicorn
+has imported :mod:`xcomkit.server.asgi` and built the app (``uvicorn.run`` is replaced by
+``Config.load``), and then reads ``sys.modules``. With one worker that interpreter is the
+worker, so whatever the CLI imported is carried in the serving process too.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from xcomkit.store.db import make_engine, migrate
+
+MANIFEST = Path(__file__).resolve().parents[1] / "data" / "manifest.yaml"
+
+#: Runs ``xcomkit ARGS`` (argv[1:]) with uvicorn.run replaced by loading the app; prints
+#: the loaded app's class name and the imported modules as JSON.
+SERVE = """
+import json, sys, uvicorn
+loaded = []
+def load_only(app, **kwargs):
+    config = uvicorn.Config(app, **kwargs)
+    config.load()
+    loaded.append(type(sys.modules[app.partition(":")[0]].app).__name__)
+uvicorn.run = load_only
+from xcomkit.cli import app
+app(sys.argv[1:], standalone_mode=False)
+print(json.dumps({"loaded": loaded, "modules": sorted(sys.modules)}))
+"""
+
+#: Top-level packages a server on a current SQLite database, without an object store and
+#: without ``--demo``, must not import before its first request, and why each is needed
+#: elsewhere.
+NOT_AT_START = {
+    "alembic": "only to migrate an empty or older schema",
+    "argon2": "password hashing, on the first login",
+    "fsspec": "object storage, only with --object-store",
+    "s3fs": "object storage on S3",
+    "zstandard": "compression of offloaded values",
+    "httpx": "the CLI's client commands (login, xcom)",
+    "pygments": "httpx's command line, through httpx",
+    "cryptography": "PyJWT's RSA/EC keys; tokens are HS512",
+    "psycopg": "PostgreSQL only",
+}
+#: Modules (not top-level packages) the same server must not import at start.
+MODULES_NOT_AT_START = {
+    "sqlalchemy.dialects.postgresql": "SQLAlchemy's PostgreSQL dialect, on SQLite",
+}
+
+
+def serve_modules(*args: str, cwd: Path) -> tuple[list[str], set[str]]:
+    """Run the serve path with ``args``; the loaded app's class and the modules imported."""
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE, "serve", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    return report["loaded"], set(report["modules"])
+
+
+def top_level(modules: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+def test_serve_on_a_current_database_imports_none_of_the_heavy_optional_modules(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+
+    loaded, modules = serve_modules("--db", url, "--dags", str(MANIFEST), cwd=tmp_path)
+
+    assert loaded == ["FastAPI"]
+    assert top_level(modules) & set(NOT_AT_START) == set()
+    assert modules & set(MODULES_NOT_AT_START) == set()
+    assert not {m for m in modules if m.startswith(("xcomkit.modern", "xcomkit.client"))}
+
+
+def test_serve_on_an_empty_database_migrates_it_with_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+
+    loaded, modules = serve_modules("--db", url, cwd=tmp_path)
+
+    assert loaded == ["FastAPI"]
+    assert "alembic" in top_level(modules)
+    engine = make_engine(url)
+    try:
+        from xcomkit.store.db import needs_migration
+
+        assert needs_migration(engine) is False
+    finally:
+        engine.dispose()
+
+
+def test_serve_demo_hashes_the_admin_password_with_argon2(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+
+    loaded, modules = serve_modules("--db", url, "--demo", cwd=tmp_path)
+
+    assert loaded == ["FastAPI"]
+    assert "argon2" in top_level(modules)
