@@ -328,6 +328,10 @@ class Remote:
         Raises:
             CliError: no answer, an error status, or the connection broke mid-answer.
         """
+        import httpx
+
+        from xcomkit.modern._wire import Response
+
         with httpx.Client(
             base_url=self.api_url, transport=self._transport, timeout=self._timeout
         ) as client:
@@ -353,6 +357,8 @@ class Remote:
                     raise self._unreachable(exc) from exc
 
     def _lines(self, response: httpx.Response) -> Iterator[str]:
+        import httpx
+
         try:
             yield from (line for line in response.iter_lines() if line)
         except httpx.HTTPError as exc:
