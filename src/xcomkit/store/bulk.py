@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Executable, Row, Select, bindparam, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from xcomkit.address import XComAddress
@@ -83,11 +83,21 @@ _COUNT_UP_BY = (
 #: An XCom's identity within its table: (dag_run pk, task_id, map_index, key).
 Identity = tuple[int, str, int, str]
 _IDENTITY_COLUMNS = (xcom.c.dag_run_id, xcom.c.task_id, xcom.c.map_index, xcom.c.key)
-# INSERT of the rows whose identity is free; RETURNING names those written.
-_INSERT_NEW = {
-    "sqlite": sqlite.insert(xcom).on_conflict_do_nothing().returning(*_IDENTITY_COLUMNS),
-    "postgresql": postgresql.insert(xcom).on_conflict_do_nothing().returning(*_IDENTITY_COLUMNS),
-}
+#: Dialects whose INSERT can skip taken identities and name those written.
+_INSERTS_NEW = ("sqlite", "postgresql")
+
+
+@cache
+def _insert_new(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` the identity, for ``dialect``
+    (built on first use: a server imports only its own dialect's module)."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(xcom).on_conflict_do_nothing().returning(*_IDENTITY_COLUMNS)
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.insert(xcom).on_conflict_do_nothing().returning(*_IDENTITY_COLUMNS)
 
 
 def _insert_params(
@@ -183,7 +193,7 @@ class BulkXComStore:
     def inserts_new_only(self) -> bool:
         """True when :meth:`insert_new` can be used: SQLite 3.35+ or PostgreSQL (an
         ``INSERT ... ON CONFLICT DO NOTHING RETURNING``)."""
-        return self.conn.dialect.name in _INSERT_NEW and bool(self.conn.dialect.insert_returning)
+        return self.conn.dialect.name in _INSERTS_NEW and bool(self.conn.dialect.insert_returning)
 
     def insert_new(
         self, rows: Sequence[tuple[XComAddress, int, str | None, str | None]], timestamp: datetime
@@ -194,7 +204,7 @@ class BulkXComStore:
         multi-row ``INSERT`` per 1,000 rows, and one count per DAG run."""
         if not rows:
             return set()
-        statement = _INSERT_NEW[self.conn.dialect.name]
+        statement = _insert_new(self.conn.dialect.name)
         written = self.conn.execute(statement, _insert_params(rows, timestamp)).all()
         self._count([pk for pk, _, _, _ in written])
         return {(pk, task_id, map_index, key) for pk, task_id, map_index, key in written}
