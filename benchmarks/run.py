@@ -38,7 +38,8 @@ In one run, side by side on this machine:
    search index and by the plain scan (benchmarks/search_scale.py);
 8. with ``--transfer`` (default): ``xcomkit xcom import`` of 10,000 XComs into an empty
    server, ``export`` of them, ``import`` of that export into a second empty server,
-   in XComs/s each (benchmarks/xcom_transfer.py), and a check that both stores are equal;
+   in XComs/s each, on the bulk path and on the per-XCom REST path
+   (benchmarks/xcom_transfer.py), and a check that every store is equal;
 9. with ``--offload`` (default): GET one of a 1 MB value kept in its row vs offloaded to a
    ``file://`` object store, and their ratio (benchmarks/offload.py; target >= 0.5).
 10. with ``--clean`` (default): ``xcomkit db clean`` of ``--clean-xcoms`` seeded XComs
@@ -1072,8 +1073,9 @@ def print_report(report: dict[str, Any], results: list[Result]) -> None:
 
 
 def print_transfer(transfer: dict[str, Any], results: list[Result]) -> None:
-    """The export/import rates, beside the same run's wrk figures of xcomkit-sqlite
-    (create for import, get_one for export): with one request per XCom, those bound them."""
+    """The export/import rates of the bulk path (the CLI's default against xcomkit) and
+    of the per-XCom REST path, beside the same run's wrk figures of xcomkit-sqlite (create
+    for import, get_one for export): with one request per XCom, those bound the latter."""
     wrk = {
         r.scenario: r.ok_rps for r in results if r.server == "xcomkit-sqlite" and r.phase == "empty"
     }
@@ -1081,6 +1083,7 @@ def print_transfer(transfer: dict[str, Any], results: list[Result]) -> None:
         f"\n== xcomkit xcom export/import, {transfer['xcoms']:,} XComs, one xcomkit-sqlite "
         "worker each (target >= 2,000 XComs/s each way) =="
     )
+    rest = transfer.get("per_xcom") or {}
     for step, label, scenario in (
         ("import_a", "import (empty server)", "create"),
         ("export_a", "export", "get_one"),
@@ -1088,9 +1091,11 @@ def print_transfer(transfer: dict[str, Any], results: list[Result]) -> None:
     ):
         f = transfer[step]
         beside = f"{wrk[scenario]:,.0f} req/s" if scenario in wrk else "not measured"
+        per_xcom = f"{rest[step]['rate']:7,}" if step in rest else "      -"
         print(
-            f"{label:<22} {f['rate']:7,} XComs/s   server {scenario} (wrk) {beside};"
-            f" CPU/XCom client {f['client_ms']:.2f} ms, server {f['server_ms']:.2f} ms"
+            f"{label:<22} bulk {f['rate']:7,} XComs/s, per-XCom {per_xcom} XComs/s"
+            f" (server {scenario} (wrk) {beside}); bulk CPU/XCom client"
+            f" {f['client_ms']:.2f} ms, server {f['server_ms']:.2f} ms"
             f" (ceiling {f['server_ceiling']:,}/s)"
         )
     print(f"stores equal: {transfer['stores_equal']}")

@@ -1,14 +1,18 @@
 """Export/import throughput of ``xcomkit xcom export`` / ``import`` on SQLite.
 
-    .venv/bin/python benchmarks/xcom_transfer.py [--xcoms 10000] [--workers 16]
+    .venv/bin/python benchmarks/xcom_transfer.py [--xcoms 10000] [--workers 16] [--bulk-only]
 
-Starts two xcomkit servers (``xcomkit serve``, one worker, fresh SQLite files, the demo
-DAG), then, each timed as a user runs it (the CLI as a subprocess, start-up included):
+For each path, the bulk one (the CLI's default against xcomkit: ``/xcomkit/v1``) and the
+per-XCom REST one (``--per-xcom``, what a real Airflow gets), it starts two xcomkit
+servers (``xcomkit serve``, one worker, fresh SQLite files, the demo DAG), then, each
+timed as a user runs it (the CLI as a subprocess, start-up included):
 
 1. ``import`` of a generated JSONL file of N XComs on ``xcom_demo/run_1`` into server A;
 2. ``export xcom_demo run_1`` from A;
 3. ``import`` of that export into the empty server B, then ``export`` of B, which must
    equal A's export line for line (the stores are equal).
+
+Both paths' exports must be equal too. A table puts the two paths' rates side by side.
 
 Prints XComs/s for each step, with the CPU milliseconds per XCom of the CLI and of the
 server, the server's ceiling (XComs/s one server process could reach on a core of its
@@ -160,15 +164,51 @@ def step(
     return figures
 
 
-def run_transfer(xcoms: int = 10_000, workers: int | None = None) -> dict[str, object]:
-    """The three timed steps (see the module docstring); prints and returns the figures.
+def run_path(
+    workdir: Path, source: Path, xcoms: int, flags: list[str], name: str
+) -> tuple[dict[str, object], list[str]]:
+    """The three timed steps on two fresh servers, the CLI run with ``flags``; returns
+    the figures (``import_a``, ``export_a``, ``import_b``, ``stores_equal``) and A's export."""
+    print(f"-- {name} path --")
+    a_url, stop_a, a_pid = start(workdir, f"{name}-a")
+    b_url, stop_b, b_pid = start(workdir, f"{name}-b")
+    try:
+        import_a = step("import into A", xcoms, a_pid, workdir,
+                        "import", str(source), "--api-url", a_url, *flags)  # fmt: skip
+        exported = workdir / f"{name}-a.jsonl"
+        with exported.open("w") as f:
+            export_a = step("export from A", xcoms, a_pid, workdir,
+                            "export", "xcom_demo", "run_1", "--api-url", a_url, *flags,
+                            stdout=f)  # fmt: skip
+        import_b = step("import into B", xcoms, b_pid, workdir,
+                        "import", str(exported), "--api-url", b_url, *flags)  # fmt: skip
+        again = workdir / f"{name}-b.jsonl"
+        with again.open("w") as f:
+            cli(workdir, "export", "xcom_demo", "run_1", "--api-url", b_url, *flags, stdout=f)
+        lines = exported.read_text().splitlines()
+        equal = lines == again.read_text().splitlines() and len(lines) == xcoms
+        print(f"stores equal: {equal} ({len(lines)} XComs exported from each)")
+    finally:
+        stop_a()  # type: ignore[operator]
+        stop_b()  # type: ignore[operator]
+    figures = {"import_a": import_a, "export_a": export_a, "import_b": import_b}
+    return {**figures, "stores_equal": equal}, lines
+
+
+def run_transfer(
+    xcoms: int = 10_000, workers: int | None = None, per_xcom: bool = True
+) -> dict[str, object]:
+    """The three timed steps (see the module docstring) on the bulk path, then (with
+    ``per_xcom``) on the per-XCom REST path; prints and returns the figures.
 
     Args:
-        workers: ``--workers`` of the CLI (requests in flight); ``None``: its default.
+        workers: ``--workers`` of the CLI (requests in flight on the per-XCom path);
+            ``None``: its default.
 
     Returns:
         ``{"xcoms", "workers", "import_a", "export_a", "import_b"`` (each the dict of
-        :func:`step`), ``"stores_equal"}``.
+        :func:`step`, bulk path), ``"stores_equal"`` (every store equal, across paths
+        too), ``"per_xcom"`` (the same figures of the per-XCom path, or None)``}``.
     """
     flags = [] if workers is None else ["--workers", str(workers)]
     with tempfile.TemporaryDirectory(prefix="xcomkit-transfer-") as tmp:
@@ -177,38 +217,39 @@ def run_transfer(xcoms: int = 10_000, workers: int | None = None) -> dict[str, o
         os.environ["XDG_CONFIG_HOME"] = str(workdir / "config")
         source = workdir / "source.jsonl"
         source.write_text(records(xcoms))
-        a_url, stop_a, a_pid = start(workdir, "a")
-        b_url, stop_b, b_pid = start(workdir, "b")
         try:
-            import_a = step("import into A", xcoms, a_pid, workdir,
-                            "import", str(source), "--api-url", a_url, *flags)  # fmt: skip
-            exported = workdir / "a.jsonl"
-            with exported.open("w") as f:
-                export_a = step("export from A", xcoms, a_pid, workdir,
-                                "export", "xcom_demo", "run_1", "--api-url", a_url, *flags,
-                                stdout=f)  # fmt: skip
-            import_b = step("import into B", xcoms, b_pid, workdir,
-                            "import", str(exported), "--api-url", b_url, *flags)  # fmt: skip
-            again = workdir / "b.jsonl"
-            with again.open("w") as f:
-                cli(workdir, "export", "xcom_demo", "run_1", "--api-url", b_url, stdout=f)
-            lines = exported.read_text().splitlines()
-            equal = lines == again.read_text().splitlines() and len(lines) == xcoms
-            print(f"stores equal: {equal} ({len(lines)} XComs exported from each)")
+            bulk, bulk_lines = run_path(workdir, source, xcoms, flags, "bulk")
+            rest: dict[str, object] | None = None
+            equal = bool(bulk["stores_equal"])
+            if per_xcom:
+                rest, rest_lines = run_path(
+                    workdir, source, xcoms, [*flags, "--per-xcom"], "per-xcom"
+                )
+                same = bulk_lines == rest_lines
+                print(f"bulk and per-XCom exports equal: {same}")
+                equal = equal and bool(rest["stores_equal"]) and same
         finally:
-            stop_a()  # type: ignore[operator]
-            stop_b()  # type: ignore[operator]
             if saved is None:
                 os.environ.pop("XDG_CONFIG_HOME", None)
             else:
                 os.environ["XDG_CONFIG_HOME"] = saved
+    if rest is not None:
+        print(f"\n{'XComs/s':<22} {'bulk':>8} {'per-XCom':>9}")
+        for key, label in (
+            ("import_a", "import (empty server)"),
+            ("export_a", "export"),
+            ("import_b", "import of the export"),
+        ):
+            b, r = bulk[key], rest[key]
+            print(f"{label:<22} {b['rate']:>8,} {r['rate']:>9,}")  # type: ignore[index]
     return {
         "xcoms": xcoms,
         "workers": workers,
-        "import_a": import_a,
-        "export_a": export_a,
-        "import_b": import_b,
+        "import_a": bulk["import_a"],
+        "export_a": bulk["export_a"],
+        "import_b": bulk["import_b"],
         "stores_equal": equal,
+        "per_xcom": rest,
     }
 
 
@@ -216,8 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--xcoms", type=int, default=10_000)
     p.add_argument("--workers", type=int, default=None, help="the CLI's --workers")
+    p.add_argument(
+        "--bulk-only", action="store_true", help="skip the per-XCom path (minutes at 10,000)"
+    )
     args = p.parse_args(argv)
-    return 0 if run_transfer(args.xcoms, args.workers)["stores_equal"] else 1
+    figures = run_transfer(args.xcoms, args.workers, per_xcom=not args.bulk_only)
+    return 0 if figures["stores_equal"] else 1
 
 
 if __name__ == "__main__":

@@ -1949,6 +1949,15 @@ def envelope_cases() -> list[Case]:
 #: writes them into docs/compatibility.md and fails when the document lacks one.
 OTHER_DIVERGENCES: list[tuple[str, str]] = [
     (
+        "Extensions: `/xcomkit/v1`",
+        "xcomkit answers three endpoints Airflow does not have, outside its `/api/v2` "
+        "namespace: a probe, a streamed NDJSON export and a batch import of XComs "
+        '(docs/server.md, "Bulk export and import"). Airflow answers 404 there. '
+        "`xcomkit xcom export` / `import` use them only when the probe says the server is "
+        "xcomkit, and otherwise (or with `--per-xcom`) talk Airflow's API, one XCom per "
+        "request, with the same results.",
+    ),
+    (
         "Serde envelopes written outside the API",
         "The API refuses values holding Airflow's reserved serialization keys, as Airflow "
         "does. A value stored by other means (plain SQL, `xcomkit seed`) that holds a "

@@ -202,6 +202,19 @@ def check_value(value: Any) -> Any:
     return value
 
 
+def same_json(a: Any, b: Any) -> bool:
+    """For two values already equal in Python (``a == b``): True when their JSON types
+    match too (``1 == 1.0 == True`` in Python, three different JSON values). Used to
+    tell whether an import changes an XCom."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return True
+
+
 def encode(value: Any) -> str:
     """Encode a checked value as the compact JSON text that is stored.
 

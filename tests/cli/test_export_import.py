@@ -1,4 +1,8 @@
-"""``xcomkit xcom export`` / ``import``: JSONL round trips, counts, line errors, exit codes."""
+"""``xcomkit xcom export`` / ``import``: JSONL round trips, counts, line errors, exit codes.
+
+Every test runs twice: on the bulk path (the default against an xcomkit server,
+``/xcomkit/v1``) and on the per-XCom REST path (``--per-xcom``, what a real Airflow gets).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.conftest import Xk
+from tests.cli.conftest import Run, Xk
 from xcomkit.testing import XComkitServer
 
 BIG = 2**100 + 1
@@ -23,6 +27,27 @@ VALUES = {
     "list": [1, "a", None, True],
     "nested": {"a": {"b": [BIG, -1.25]}},
 }
+
+
+@pytest.fixture(params=["bulk", "per-xcom"])
+def path(request: pytest.FixtureRequest) -> str:
+    """Which way export and import talk to the server."""
+    return str(request.param)
+
+
+@pytest.fixture
+def logged_in(logged_in: Xk, path: str) -> Xk:
+    """The logged-in ``xcomkit`` runner; on the per-XCom path, export and import get
+    ``--per-xcom``."""
+    if path == "bulk":
+        return logged_in
+
+    def run(*args: str, input: str | None = None) -> Run:
+        if args[:2] in (("xcom", "export"), ("xcom", "import")):
+            args = (*args, "--per-xcom")
+        return logged_in(*args, input=input)
+
+    return run
 
 
 def _fill(server: XComkitServer) -> None:
@@ -137,7 +162,7 @@ def _bad_file(tmp_path: Path) -> Path:
 
 
 def test_failed_lines_are_reported_by_number_and_the_rest_go_on(
-    logged_in: Xk, tmp_path: Path
+    logged_in: Xk, tmp_path: Path, path: str
 ) -> None:
     r = logged_in("xcom", "import", str(_bad_file(tmp_path)))
     assert r.stdout == "created 3, updated 0, skipped 0, failed 5\n"
@@ -150,7 +175,14 @@ def test_failed_lines_are_reported_by_number_and_the_rest_go_on(
         "line 8",
     ]
     assert lines[0].startswith("line 2: not JSON: ")
-    assert lines[1].startswith("line 5: POST /api/v2/dags/missing_dag/") and ": 404 " in lines[1]
+    if path == "bulk":
+        assert lines[1] == (
+            "line 5: import of 'k' (map_index -1) into missing_dag/run_1/extract: "
+            "404 The Dag with ID: `missing_dag` was not found"
+        )
+    else:
+        assert lines[1].startswith("line 5: POST /api/v2/dags/missing_dag/")
+        assert lines[1].endswith(": 404 The Dag with ID: `missing_dag` was not found")
     assert lines[2] == "line 6: not a JSON object"
     assert lines[3] == "line 7: map_index must be an integer"
     assert lines[4] == "line 8: value is missing"

@@ -29,7 +29,7 @@ from xcomkit.server.execution import WorkLanes
 from xcomkit.server.guard import RequestGuard
 from xcomkit.server.login_gate import LoginGate
 from xcomkit.server.offload import ValueStorage
-from xcomkit.server.routes import auth, dag_runs, monitor, xcom
+from xcomkit.server.routes import auth, bulk, dag_runs, monitor, xcom
 from xcomkit.server.ui import router as ui_router
 from xcomkit.service.retention import RetentionScheduler, object_releaser
 from xcomkit.settings import Settings
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     errors.install(app)
 
-    for module in (auth, xcom, dag_runs, monitor):
+    for module in (auth, xcom, dag_runs, monitor, bulk):  # bulk: xcomkit's own /xcomkit/v1
         app.include_router(module.router)
 
     # The web page at "/" (docs/ui.md): static files, a client of the API above.

@@ -1,7 +1,7 @@
 """The audit log: one structured record per write, whatever its outcome.
 
 :class:`AuditLog` is the outermost ASGI middleware. For every ``POST``, ``PUT``,
-``PATCH`` and ``DELETE`` under ``/api/v2`` and ``/auth`` it writes one INFO record to
+``PATCH`` and ``DELETE`` under ``/api/v2``, ``/auth`` and ``/xcomkit`` it writes one INFO record to
 the ``xcomkit.audit`` logger once the answer is sent, with these fields (as ``extra``,
 so a JSON formatter puts them at the top level; the text message is ``key=value``):
 
@@ -91,7 +91,7 @@ class AuditLog:
         if (
             scope["type"] != "http"
             or scope["method"] not in _WRITES
-            or not scope["path"].startswith(("/api/v2/", "/auth/"))
+            or not scope["path"].startswith(("/api/v2/", "/auth/", "/xcomkit/"))
             or not log.isEnabledFor(logging.INFO)
         ):
             await self.app(scope, receive, send)

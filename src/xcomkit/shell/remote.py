@@ -22,7 +22,8 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,6 +146,16 @@ def _token_refused(response: Response) -> bool:
 _EXIT_BY_STATUS = {400: USAGE, 401: AUTH, 403: AUTH, 404: NOT_FOUND, 409: CONFLICT, 422: USAGE}
 
 
+def exit_code_for(status: int) -> int:
+    """The CLI's exit code for an HTTP error status (see :class:`Remote`)."""
+    return _EXIT_BY_STATUS.get(status, SERVER if status >= 500 else USAGE)
+
+
+def detail_text(detail: Any) -> str:
+    """A server's ``detail`` (text, or FastAPI's list of validation errors) as one line."""
+    return _detail_text(detail)
+
+
 class Remote:
     """A blocking connection to one API server, with a bearer token.
 
@@ -184,6 +195,7 @@ class Remote:
         renew: Callable[[], str] | None = None,
     ) -> None:
         self.api_url = normalize_url(api_url)
+        self._transport, self._timeout = transport, timeout
         headers = {"Accept": "application/json"}
         self._renew = renew
         self._renew_lock = threading.Lock()
@@ -238,7 +250,9 @@ class Remote:
         *,
         params: dict[str, Any] | None = None,
         body: Any = None,
+        content: bytes | None = None,
         allow: tuple[int, ...] = (),
+        renew: bool = True,
     ) -> tuple[int, Any]:
         """Send one request; return ``(status, decoded JSON body or None)``.
 
@@ -246,7 +260,9 @@ class Remote:
             path: the path below the API URL, e.g. ``/api/v2/version``, already quoted.
             params: query parameters; ``None`` values are left out, lists repeat the name.
             body: a JSON body (encoded with :func:`json.dumps`: big integers stay exact).
+            content: a JSON body already encoded (instead of ``body``).
             allow: error statuses to return instead of raising (e.g. ``(409,)``).
+            renew: renew a refused token (see the class); False answers the refusal.
 
         Raises:
             CliError: no answer, or an error status not in ``allow``.
@@ -254,10 +270,11 @@ class Remote:
         from xcomkit.modern._base import query_string
 
         target = self._wire.prefix + path + query_string(params or {})
-        content = None if body is None else json.dumps(body, allow_nan=False).encode()
+        if body is not None:
+            content = json.dumps(body, allow_nan=False).encode()
         token = self.token
         response = self._send(method, target, content)
-        if _token_refused(response) and self._renewed(token):
+        if renew and _token_refused(response) and self._renewed(token):
             response = self._send(method, target, content)
         data = None
         if response.content:
@@ -300,7 +317,56 @@ class Remote:
                 f" — the kept token is missing, invalid or expired; "
                 f"run: xcomkit login --api-url {self.api_url}"
             )
-        return CliError(message, _EXIT_BY_STATUS.get(status, SERVER if status >= 500 else USAGE))
+        return CliError(message, exit_code_for(status))
+
+    @contextmanager
+    def stream_lines(self, path: str) -> Iterator[tuple[Mapping[str, str], Iterator[str]]]:
+        """``GET path`` answered as lines (NDJSON), read as they arrive; yields the
+        answer's headers and an iterator of its non-empty lines. A refused token is
+        renewed as for :meth:`request`.
+
+        Raises:
+            CliError: no answer, an error status, or the connection broke mid-answer.
+        """
+        import httpx
+
+        from xcomkit.modern._wire import Response
+
+        with httpx.Client(
+            base_url=self.api_url, transport=self._transport, timeout=self._timeout
+        ) as client:
+            for attempt in range(2):
+                token = self.token
+                headers = {**self._headers[0], "Accept-Encoding": "identity"}
+                try:
+                    with client.stream("GET", path, headers=headers) as response:
+                        status = response.status_code
+                        if status >= 400:
+                            content = response.read()
+                            refused = Response(status, response.headers, content, "GET", path)
+                            if attempt == 0 and _token_refused(refused) and self._renewed(token):
+                                continue
+                            try:
+                                data = json.loads(content)
+                            except ValueError:
+                                data = None
+                            raise self._error("GET", path, refused, data)
+                        yield response.headers, self._lines(response)
+                        return
+                except httpx.HTTPError as exc:
+                    raise self._unreachable(exc) from exc
+
+    def _lines(self, response: httpx.Response) -> Iterator[str]:
+        import httpx
+
+        try:
+            yield from (line for line in response.iter_lines() if line)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: Exception) -> CliError:
+        reason = str(exc) or type(exc).__name__
+        return CliError(f"cannot reach {self.api_url}: {reason}", SERVER)
 
     # -- paths --------------------------------------------------------------------------
 

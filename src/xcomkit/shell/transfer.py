@@ -36,6 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from xcomkit.shell import remote
 from xcomkit.shell.errors import NOT_FOUND, USAGE, CliError
+from xcomkit.values import same_json
 
 FIELDS = ("dag_id", "run_id", "task_id", "map_index", "key", "value")
 #: Default number of requests in flight (``--workers``).
@@ -180,15 +181,26 @@ class ImportReport:
         )
 
 
+class _NonFinite(ValueError):
+    """A line holds ``NaN``, ``Infinity`` or ``-Infinity``, which no request can carry."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
 def parse_line(text: str) -> dict[str, Any]:
     """One JSONL record, checked.
 
     Raises:
         CliError: (exit 2) not a JSON object with string dag_id/run_id/task_id/key,
-            an integer map_index (default -1) and a value.
+            an integer map_index (default -1) and a value; ``NaN`` or ``Infinity``
+            anywhere in it (Python's parser reads them, but JSON has no such numbers).
     """
     try:
-        record = json.loads(text)
+        record = json.loads(text, parse_constant=_no_constant)
+    except _NonFinite as exc:
+        raise CliError(f"{exc} is not a JSON number (JSON has no NaN or Infinity)", USAGE) from None
     except ValueError as exc:
         raise CliError(f"not JSON: {exc}", USAGE) from None
     if not isinstance(record, dict):
@@ -220,21 +232,10 @@ def _import_one(api: remote.Remote, record: dict[str, Any], overwrite: bool) -> 
     url = api.xcom_entry_path(*address, record["key"])
     params = {"map_index": record["map_index"]} if record["map_index"] != -1 else None
     _, current = api.request("GET", url, params=params)
-    if current.get("value") == record["value"] and _same_types(current["value"], record["value"]):
+    if current.get("value") == record["value"] and same_json(current["value"], record["value"]):
         return "skipped"
     api.request("PATCH", url, body={"value": record["value"], "map_index": record["map_index"]})
     return "updated"
-
-
-def _same_types(a: Any, b: Any) -> bool:
-    """Equal values of the same JSON types (``1 == 1.0 == True`` in Python; not in JSON)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return all(_same_types(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return all(_same_types(x, y) for x, y in zip(a, b, strict=True))
-    return True
 
 
 def import_lines(

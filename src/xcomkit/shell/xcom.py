@@ -354,6 +354,13 @@ Workers = Annotated[
     int, typer.Option("--workers", min=1, max=64, help="Requests in flight at once.")
 ]
 DEFAULT_WORKERS = 16  # xcomkit.shell.transfer.WORKERS (not imported here: start-up time)
+PerXCom = Annotated[
+    bool,
+    typer.Option(
+        "--per-xcom",
+        help="One REST request per XCom (Airflow's API), even when the server is xcomkit.",
+    ),
+]
 
 
 @xcom_app.command("export")
@@ -362,15 +369,24 @@ def xcom_export(
     dag_run_id: Annotated[str, typer.Argument(help="DAG run id, or ~ (default).")] = "~",
     task_id: Annotated[str, typer.Argument(help="Task id, or ~ (default).")] = "~",
     workers: Workers = DEFAULT_WORKERS,
+    per_xcom: PerXCom = False,
     api_url: ApiUrl = None,
 ) -> None:
-    """Write XComs with their values to standard output, one JSON object per line."""
-    from xcomkit.shell import transfer
+    """Write XComs with their values to standard output, one JSON object per line.
+
+    From an xcomkit server in one streamed request; from any other server (Airflow) one
+    request per XCom, --workers at once.
+    """
+    from xcomkit.shell import bulk, transfer
 
     with remote.connect(api_url, pool=workers) as api:
-        count = transfer.export_entries(
-            api, sys.stdout, dag_id, dag_run_id, task_id, workers=workers
-        )
+        server = None if per_xcom else bulk.probe(api)
+        if server is not None:
+            count = bulk.export_entries(api, sys.stdout, dag_id, dag_run_id, task_id)
+        else:
+            count = transfer.export_entries(
+                api, sys.stdout, dag_id, dag_run_id, task_id, workers=workers
+            )
     sys.stdout.flush()
     typer.echo(f"exported {count} XCom(s)", err=True)
 
@@ -385,6 +401,7 @@ def xcom_import(
         bool, typer.Option("--fail-fast", help="Stop at the first line that fails.")
     ] = False,
     workers: Workers = DEFAULT_WORKERS,
+    per_xcom: PerXCom = False,
     api_url: ApiUrl = None,
 ) -> None:
     """Create the XComs of a JSONL file; report created / updated / skipped / failed.
@@ -392,8 +409,10 @@ def xcom_import(
     An XCom that exists is skipped (with --overwrite: updated if its value differs), so
     importing a file twice changes nothing. A failed line is reported with its number and
     the rest go on (unless --fail-fast); the exit code is then that of the first failure.
+    An xcomkit server takes the lines in batches of up to 1,000; any other server
+    (Airflow), and --fail-fast, one request per line.
     """
-    from xcomkit.shell import transfer
+    from xcomkit.shell import bulk, transfer
 
     lines = transfer.read_lines(file)
 
@@ -401,14 +420,20 @@ def xcom_import(
         typer.echo(f"line {number}: {error.message}", err=True)
 
     with remote.connect(api_url, pool=workers) as api:
-        report = transfer.import_lines(
-            api,
-            lines,
-            overwrite=overwrite,
-            fail_fast=fail_fast,
-            workers=1 if fail_fast else workers,
-            on_error=report_line,
-        )
+        server = None if per_xcom or fail_fast else bulk.probe(api)
+        if server is not None:
+            report = bulk.import_lines(
+                api, lines, server, overwrite=overwrite, on_error=report_line
+            )
+        else:
+            report = transfer.import_lines(
+                api,
+                lines,
+                overwrite=overwrite,
+                fail_fast=fail_fast,
+                workers=1 if fail_fast else workers,
+                on_error=report_line,
+            )
     typer.echo(report.summary())
     if report.errors:
         first = report.errors[0][1]
