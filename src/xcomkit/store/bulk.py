@@ -19,7 +19,14 @@ from sqlalchemy.exc import IntegrityError
 
 from xcomkit.address import XComAddress
 from xcomkit.store.schema import dag_run, xcom
-from xcomkit.store.xcoms import _IDENTITY, _INSERT, _UPDATE, XComExists, _identity_params
+from xcomkit.store.xcoms import (
+    _IDENTITY,
+    _INSERT,
+    _UPDATE,
+    XComExists,
+    _identity_params,
+    insert_params,
+)
 
 #: The columns a page of an export holds, in this order.
 EXPORT_FIELDS = ("dag_id", "run_id", "task_id", "map_index", "key", "value", "value_ref")
@@ -104,17 +111,7 @@ def _insert_params(
     rows: Sequence[tuple[XComAddress, int, str | None, str | None]], timestamp: datetime
 ) -> list[dict[str, Any]]:
     return [
-        {
-            "dag_run_id": pk,
-            "dag_id": address.dag_id,
-            "run_id": address.dag_run_id,
-            "task_id": address.task_id,
-            "key": address.key,
-            "map_index": address.map_index,
-            "value": value_json,
-            "value_ref": value_ref,
-            "timestamp": timestamp,
-        }
+        insert_params(address, pk, value_json, value_ref, timestamp)
         for address, pk, value_json, value_ref in rows
     ]
 

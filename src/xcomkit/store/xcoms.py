@@ -403,6 +403,27 @@ def _listed(row: tuple[Any, ...]) -> Entry:
     )
 
 
+def insert_params(
+    address: XComAddress,
+    dag_run_pk: int,
+    value_json: str | None,
+    value_ref: str | None,
+    timestamp: datetime,
+) -> dict[str, Any]:
+    """The bound values of an XCom row's INSERT (the columns of ``_INSERT``)."""
+    return {
+        "dag_run_id": dag_run_pk,
+        "dag_id": address.dag_id,
+        "run_id": address.dag_run_id,
+        "task_id": address.task_id,
+        "key": address.key,
+        "map_index": address.map_index,
+        "value": value_json,
+        "value_ref": value_ref,
+        "timestamp": timestamp,
+    }
+
+
 class XComStore:
     """The XCom table, through one connection (a :class:`~xcomkit.store.database.Database`
     hands out one per thread). Statements are built once at import; a call binds values.
@@ -484,18 +505,7 @@ class XComStore:
         """
         try:
             _INSERT.rowcount(
-                self.conn,
-                {
-                    "dag_run_id": dag_run_pk,
-                    "dag_id": address.dag_id,
-                    "run_id": address.dag_run_id,
-                    "task_id": address.task_id,
-                    "key": address.key,
-                    "map_index": address.map_index,
-                    "value": value_json,
-                    "value_ref": value_ref,
-                    "timestamp": timestamp,
-                },
+                self.conn, insert_params(address, dag_run_pk, value_json, value_ref, timestamp)
             )
         except IntegrityError as exc:
             raise XComExists(address.key) from exc
