@@ -125,6 +125,20 @@ class _Write:
         return (stored.json if stored.ref is None else None), stored.ref
 
 
+def _target(
+    store: XComStore,
+    targets: dict[tuple[str, str, str], CreateTarget | None],
+    a: XComAddress,
+) -> tuple[CreateTarget | None, Outcome | None]:
+    """The create target of ``a``'s task instance (looked up once per batch, kept in
+    ``targets``), and the refusal of ``a`` when the DAG, task or run is missing."""
+    where = (a.dag_id, a.dag_run_id, a.task_id)
+    if where not in targets:
+        targets[where] = store.create_target(*where)
+    target = targets[where]
+    return target, _refusal(target, a)
+
+
 def _import_once(
     db: Database,
     entries: Sequence[ImportEntry | Outcome],
@@ -145,11 +159,7 @@ def _import_once(
                 results.append(entry)
                 continue
             a = entry.address
-            where = (a.dag_id, a.dag_run_id, a.task_id)
-            if where not in targets:
-                targets[where] = store.create_target(*where)
-            target = targets[where]
-            refused = _refusal(target, a)
+            target, refused = _target(store, targets, a)
             if refused is not None:
                 results.append(refused)
                 continue
@@ -201,11 +211,7 @@ def _create_missing(
             results.append(entry)
             continue
         a = entry.address
-        where = (a.dag_id, a.dag_run_id, a.task_id)
-        if where not in targets:
-            targets[where] = store.create_target(*where)
-        target = targets[where]
-        refused = _refusal(target, a)
+        target, refused = _target(store, targets, a)
         if refused is not None:
             results.append(refused)
         elif a in firsts:  # the same address again: exists by then
