@@ -146,7 +146,8 @@ class DirectRoutes:
         try:
             response = await handler(ctx, scope, scope["path_params"], body)
         except _PassOn:
-            await self.app(scope, _replay(body, receive) if has_body else receive, send)
+            whole = {"type": "http.request", "body": body, "more_body": False}
+            await self.app(scope, _replay_messages([whole], receive) if has_body else receive, send)
             return
         except Exception as exc:
             answer = errors.handler_for(exc)
@@ -178,20 +179,6 @@ def _replay_messages(messages: list[Message], receive: Receive) -> Receive:
     async def replay() -> Message:
         if pending:
             return pending.pop(0)
-        return await receive()
-
-    return replay
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """``receive`` for an app that must see a body already read: the body first."""
-    pending = True
-
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
     return replay
