@@ -21,8 +21,14 @@ serve: $(STAMP)
 	$(BIN)/xcomkit serve --host $(HOST) --port $(PORT) --db $(DB) --dags examples/demo_dags.yaml --demo
 
 # pytest's last line gives the wall time; --durations lists the ten slowest steps.
+# -n auto: pytest-xdist runs the suite on one worker process per CPU core, each with its
+# own PostgreSQL cluster, servers and temporary directories (docs/performance.md, "The
+# test suite"); --dist worksteal lets an idle worker take tests queued on a busy one.
+# Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: each worker (and each
+# Python process the tests start) would otherwise compile xcomkit and rewrite the test
+# modules' asserts again, ~3 s of CPU per worker (.gitignore keeps __pycache__ out of git).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=10
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n auto --dist worksteal --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples compat scripts

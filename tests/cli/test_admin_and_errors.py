@@ -172,6 +172,9 @@ MISSING_DIR_DB = (
             "or postgresql://user:password@host/dbname\n",
         ),
     ],
+    # Named ids: the missing directory's name is random, and pytest-xdist's workers must
+    # collect the same test names.
+    ids=["missing-directory", "not-a-url"],
 )
 def test_bad_db_is_one_line(xk: Xk, url: str, code: int, message: str) -> None:
     for args in (["users", "list"], ["dags", "list"], ["db", "migrate"], ["dags", "runs", "d"]):

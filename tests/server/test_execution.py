@@ -183,7 +183,10 @@ def test_hash_lane_gets_no_database_and_says_when_it_is_full(engine) -> None:
 
 
 def test_cheap_reads_run_inline_and_slow_ones_move_to_their_lane(engine) -> None:
-    lanes = WorkLanes(engine, request_timeout=5)
+    # The scan below runs past the inline budget (3 ms) on any machine: a million rows are
+    # over ten million SQLite steps. In its lane it may then take as long as a loaded
+    # machine needs: the request timeout is generous, so only the lane choice is tested.
+    lanes = WorkLanes(engine, request_timeout=120)
     where: list[str] = []
 
     def read(sql):
@@ -196,8 +199,8 @@ def test_cheap_reads_run_inline_and_slow_ones_move_to_their_lane(engine) -> None
     async def scenario():
         assert await lanes.read(read("SELECT 1")) == 1
         assert await lanes.scan(read("SELECT 2")) == 2
-        count = await lanes.scan(read(SLOW_SQL.replace("1000000000", "3000000")))
-        assert count == 3000000
+        count = await lanes.scan(read(SLOW_SQL.replace("1000000000", "1000000")))
+        assert count == 1000000
 
     asyncio.run(scenario())
     main = threading.main_thread().name
