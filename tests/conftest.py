@@ -142,6 +142,17 @@ def pg_database(request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
         pg.drop_database(admin_url, name)
 
 
+@contextmanager
+def serving(url: str) -> Iterator[Api]:
+    """An app on the migrated, loaded database ``url``, started (lifespan) until exit."""
+    engine = make_engine(url)
+    settings = Settings(db=url, jwt_secret=TEST_SECRET)
+    app = create_app(settings, engine=engine)
+    with TestClient(app) as client:
+        yield Api(client=client, engine=engine, settings=settings)
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def api(
     request: pytest.FixtureRequest,
@@ -156,12 +167,69 @@ def api(
         path = tmp_path / "xcomkit.db"
         shutil.copyfile(template_db, path)
         url = f"sqlite:///{path}"
-    engine = make_engine(url)
-    settings = Settings(db=url, jwt_secret=TEST_SECRET)
-    app = create_app(settings, engine=engine)
-    with TestClient(app) as client:
-        yield Api(client=client, engine=engine, settings=settings)
-    engine.dispose()
+    with serving(url) as api:
+        yield api
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_api(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    template_db: Path,
+) -> Iterator[Api]:
+    """One app and database shared by a module's tests, per backend: for tests that only
+    read what a module fixture wrote once, or whose requests are all refused. Reach it
+    through :func:`unchanged` (see ``read_only_api``), which fails a test that changed it.
+
+    Building an app costs ~70 ms of CPU (FastAPI compiles every route's parameters) and a
+    PostgreSQL database ~70 ms more; a few hundred read-only tests share these instead.
+    """
+    if request.param == "postgresql":
+        admin_url = request.getfixturevalue("postgres_template")
+        name = f"m{next(_pg_counter)}"
+        url = pg.create_database(admin_url, name, template="xcomkit_template")
+        try:
+            with serving(url) as api:
+                yield api
+        finally:
+            pg.drop_database(admin_url, name)
+    else:
+        path = tmp_path_factory.mktemp("module-api") / "xcomkit.db"
+        shutil.copyfile(template_db, path)
+        with serving(f"sqlite:///{path}") as api:
+            yield api
+
+
+def contents(api: Api) -> dict[str, Any]:
+    """Every row of every table (bar ``xcomkit_kv``, where a background retention pass
+    notes its time) and the app's settings: what a read-only test must leave as it was."""
+    from sqlalchemy import select
+
+    from xcomkit.store.schema import metadata
+
+    with api.engine.connect() as conn:
+        rows = {
+            table.name: sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
+            for table in metadata.sorted_tables
+            if table.name != "xcomkit_kv"
+        }
+    return {"rows": rows, "settings": api.settings.model_dump()}
+
+
+@contextmanager
+def unchanged(api: Api) -> Iterator[Api]:
+    """Yield ``api``; then assert its database rows and settings are as they were."""
+    before = contents(api)
+    yield api
+    assert contents(api) == before, "a test on a shared app changed it: give it `api`"
+
+
+@pytest.fixture
+def read_only_api(module_api: Api) -> Iterator[Api]:
+    """The module's shared app (:func:`module_api`), for one test that must not change it:
+    the test fails if it did (rows or settings)."""
+    with unchanged(module_api) as api:
+        yield api
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ def post_raw(api, url, raw: str, role: str = "admin"):
         '{"key": "s3", "value": [["x\\udfff"]]}',
     ],
 )
-def test_lone_surrogates_in_xcom_bodies_are_422(api, raw) -> None:
+def test_lone_surrogates_in_xcom_bodies_are_422(read_only_api, raw) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     r = post_raw(api, api.xcom_url(), raw)
     assert r.status_code == 422, r.text
     r = api.client.patch(
@@ -41,7 +42,8 @@ def test_lone_surrogates_in_xcom_bodies_are_422(api, raw) -> None:
         '{"logical_date": null, "conf": {"a": "\\ud800"}}',
     ],
 )
-def test_lone_surrogates_in_dag_run_bodies_are_422(api, raw) -> None:
+def test_lone_surrogates_in_dag_run_bodies_are_422(read_only_api, raw) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     assert post_raw(api, DAG_RUNS, raw).status_code == 422
 
 
@@ -63,7 +65,8 @@ def test_lone_surrogates_in_login_are_4xx(api, raw) -> None:
         {"run_after_lt": "0001-01-01T00:00:00+23:59"},
     ],
 )
-def test_dates_outside_utc_range_in_filters_are_422(api, params) -> None:
+def test_dates_outside_utc_range_in_filters_are_422(read_only_api, params) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     r = api.client.get(api.xcom_url("~", "~", "~"), params=params, headers=api.headers())
     assert r.status_code == 422, r.text
 
@@ -81,7 +84,8 @@ def test_dates_outside_utc_range_in_filters_are_422(api, params) -> None:
         },
     ],
 )
-def test_dates_outside_utc_range_in_trigger_are_422(api, body) -> None:
+def test_dates_outside_utc_range_in_trigger_are_422(read_only_api, body) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     r = api.client.post(DAG_RUNS, json=body, headers=api.headers())
     assert r.status_code == 422, r.text
 
@@ -130,7 +134,8 @@ def test_value_at_the_depth_limit_is_accepted_and_reads_in_every_mode(api) -> No
 
 
 @pytest.mark.parametrize("depth", [255, 600, 959, 961, 5000, 100_000])
-def test_values_past_the_depth_limit_are_422_everywhere(api, depth) -> None:
+def test_values_past_the_depth_limit_are_422_everywhere(read_only_api, depth) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     deep = "[" * depth + "]" * depth
     for url, raw, method in (
         (api.xcom_url(), f'{{"key": "d{depth}", "value": {deep}}}', "POST"),
@@ -201,7 +206,8 @@ def test_non_finite_numbers_in_dag_run_conf_are_written_as_null(api, token) -> N
         {"task_id_pattern": "|".join(["x"] * 500)},
     ],
 )
-def test_oversized_patterns_are_422_not_503(api, params) -> None:
+def test_oversized_patterns_are_422_not_503(read_only_api, params) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     r = api.client.get(api.xcom_url("~", "~", "~"), params=params, headers=api.headers())
     assert r.status_code == 422, r.text[:300]
     assert "pattern" in json.dumps(r.json()["detail"])
@@ -217,7 +223,8 @@ def test_trigger_without_run_id_names_it_after_run_after(api) -> None:
 
 
 @pytest.mark.parametrize("key", ["a\nb", "line\n", "\n"])
-def test_keys_the_path_cannot_address_are_refused(api, key) -> None:
+def test_keys_the_path_cannot_address_are_refused(read_only_api, key) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     r = api.client.post(api.xcom_url(), json={"key": key, "value": 1}, headers=api.headers())
     assert r.status_code == 422
 
@@ -282,7 +289,8 @@ def test_unavailable_database_is_503_with_retry_after(api, monkeypatch, error) -
         {"order_by": "key\x00"},
     ],
 )
-def test_nul_in_query_text_is_422_on_every_backend(api, params) -> None:
+def test_nul_in_query_text_is_422_on_every_backend(read_only_api, params) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     r = api.client.get(api.xcom_url("~", "~", "~"), params=params, headers=api.headers())
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"] == ["query", next(iter(params))]
@@ -296,7 +304,8 @@ def test_nul_in_query_text_is_422_on_every_backend(api, params) -> None:
         ("/api/v2/dags/xcom_demo/dagRuns", {"logical_date": None, "note": "n\x00"}),
     ],
 )
-def test_nul_in_stored_body_fields_is_422_on_every_backend(api, url, body) -> None:
+def test_nul_in_stored_body_fields_is_422_on_every_backend(read_only_api, url, body) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     r = api.client.post(url or api.xcom_url(), json=body, headers=api.headers())
     assert r.status_code == 422, r.text
 

@@ -11,6 +11,7 @@ xcomkit would silently ignore, fails it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import Api
+from tests.conftest import Api, unchanged
 from xcomkit.store.schema import dag_run
 
 SPEC = json.loads(
@@ -94,8 +95,7 @@ LIST_PROBES: dict[str, Probe] = {
 }
 
 
-@pytest.fixture
-def runs(api: Api) -> Api:
+def add_runs(api: Api) -> Api:
     """The manifest's runs (run_1, run_2, daily_1), plus m_conf triggered by admin with a
     conf, and run_2 started at 2025-01-02 (as a seeded run may be) and set to success."""
     r = api.client.post(
@@ -114,6 +114,24 @@ def runs(api: Api) -> Api:
     )
     assert r.status_code == 200, r.text
     return api
+
+
+@pytest.fixture(scope="module")
+def runs_once(module_api: Api) -> Api:
+    return add_runs(module_api)
+
+
+@pytest.fixture
+def runs(runs_once: Api) -> Iterator[Api]:
+    """:func:`add_runs` on the module's shared app, for a test that only reads (checked)."""
+    with unchanged(runs_once) as api:
+        yield api
+
+
+@pytest.fixture
+def runs_own(api: Api) -> Api:
+    """:func:`add_runs` on an app of the test's own, for a test that writes."""
+    return add_runs(api)
 
 
 def _listed(api: Api, params: list[tuple[str, str]], path: str = ALL) -> Any:
@@ -341,8 +359,8 @@ def test_cursor_pages_walk_every_run_both_ways(runs: Api, order: list[str]) -> N
         ("kaFh", "Invalid cursor token"),
     ],
 )
-def test_bad_cursors(api: Api, cursor: str, detail: str) -> None:
-    assert _listed(api, [("cursor", cursor)]) == (400, detail)
+def test_bad_cursors(read_only_api: Api, cursor: str, detail: str) -> None:
+    assert _listed(read_only_api, [("cursor", cursor)]) == (400, detail)
 
 
 def test_patch_state_and_note(api: Api) -> None:
@@ -432,9 +450,10 @@ def test_running_run_cannot_be_deleted(api: Api) -> None:
     )
 
 
-def test_gzip_as_airflow_answers(runs: Api) -> None:
+def test_gzip_as_airflow_answers(runs_own: Api) -> None:
     """Every answer with a body is compressed when asked (small ones and errors too, as
     Airflow's streamed answers are), with Vary; bodiless answers are left alone."""
+    runs = runs_own
     headers = {**runs.headers(), "Accept-Encoding": "gzip"}
     for url, status in [(ALL, 200), ("/api/v2/version", 200), (ALL + "?state=x", 422)]:
         r = runs.client.get(url, headers=headers)

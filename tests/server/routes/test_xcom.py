@@ -246,7 +246,8 @@ def test_concurrent_creates_of_one_key_give_one_201_and_rest_409(api) -> None:
         ),
     ],
 )
-def test_create_422_bodies(api, body, expected) -> None:
+def test_create_422_bodies(read_only_api, body, expected) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     r = api.client.post(api.xcom_url(), json=body, headers=api.headers())
     assert r.status_code == 422
     assert r.json() == {"detail": expected}
@@ -270,7 +271,8 @@ def test_key_longer_than_column_is_422(api) -> None:
         ({"x": {"__source": 1}}, "value.x", "__source"),
     ],
 )
-def test_reserved_keys_refused_anywhere(api, value, path, keys) -> None:
+def test_reserved_keys_refused_anywhere(read_only_api, value, path, keys) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     r = create(api, "r", value)
     assert r.status_code == 422
     (err,) = r.json()["detail"]
@@ -335,7 +337,8 @@ def test_validation_error_echoing_nan_or_huge_int_is_still_422(api) -> None:
         ("hello", "text/plain"),
     ],
 )
-def test_malformed_bodies_are_422(api, content, ctype) -> None:
+def test_malformed_bodies_are_422(read_only_api, content, ctype) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     r = api.client.post(
         api.xcom_url(), content=content, headers={**api.headers(), "Content-Type": ctype}
     )
@@ -418,7 +421,8 @@ def test_delete(api) -> None:
         ({"Authorization": "Bearer garbage"}, 403, "Invalid JWT token"),
     ],
 )
-def test_auth_failures(api, headers, status, detail) -> None:
+def test_auth_failures(read_only_api, headers, status, detail) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     for method, url in [
         ("GET", api.xcom_url()),
         ("GET", api.xcom_url(key="k")),
@@ -495,7 +499,8 @@ HUGE = str(2**70)
         ("PATCH", "/k", None, {"value": 1, "map_index": -(2**40)}),
     ],
 )
-def test_out_of_range_integers_are_422_not_500(api, method, suffix, params, body) -> None:
+def test_out_of_range_integers_are_422_not_500(read_only_api, method, suffix, params, body) -> None:
+    api = read_only_api  # every request is refused: the module's shared app
     r = api.client.request(
         method, api.xcom_url() + suffix, params=params, json=body, headers=api.headers()
     )

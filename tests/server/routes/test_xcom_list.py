@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import unchanged
+
 # (dag_id, dag_run_id, task_id, key, map_index)
 ROWS = [
     ("xcom_demo", "run_1", "extract", "v_empty_list", -1),
@@ -18,8 +20,7 @@ ROWS = [
 ]
 
 
-@pytest.fixture
-def seeded(api):
+def seed(api):
     for dag_id, run_id, task_id, key, map_index in ROWS:
         r = api.client.post(
             api.xcom_url(dag_id, run_id, task_id),
@@ -28,6 +29,24 @@ def seeded(api):
         )
         assert r.status_code == 201, r.text
     return api
+
+
+@pytest.fixture(scope="module")
+def seeded_once(module_api):
+    return seed(module_api)
+
+
+@pytest.fixture
+def seeded(seeded_once):
+    """ROWS on the module's shared app, for a test that only reads (checked)."""
+    with unchanged(seeded_once) as api:
+        yield api
+
+
+@pytest.fixture
+def seeded_own(api):
+    """ROWS on an app of the test's own, for a test that writes."""
+    return seed(api)
 
 
 def listing(api, dag_id="~", dag_run_id="~", task_id="~", **params):
@@ -204,8 +223,8 @@ def test_limit_is_capped_at_maximum_page_limit(api) -> None:
         ({"map_index_filter": "x"}, ["query", "map_index_filter"]),
     ],
 )
-def test_bad_query_parameters_are_422(api, params, loc) -> None:
-    r = listing(api, **params)
+def test_bad_query_parameters_are_422(read_only_api, params, loc) -> None:
+    r = listing(read_only_api, **params)
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == loc
 
@@ -248,10 +267,10 @@ def test_totals_from_kept_run_counts_match_the_rows(api) -> None:
     assert listing(api, limit=0).json()["total_entries"] == len(live)
 
 
-def test_pattern_filters_follow_writes_through_the_api(seeded) -> None:
+def test_pattern_filters_follow_writes_through_the_api(seeded_own) -> None:
     """The search index behind ``*_pattern`` follows create, update, delete and DAG-run
     delete as the API makes them (total and entries)."""
-    api = seeded
+    api = seeded_own
 
     def found(**params):
         r = listing(api, **params)
