@@ -38,6 +38,22 @@ MANIFEST = Path(__file__).parent / "data" / "manifest.yaml"
 XCOM_BASE = "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries"
 
 
+#: Files whose tests run for many seconds each (clusters, servers and pytest processes of
+#: their own). They run first: under pytest-xdist (``make test``) a worker that started
+#: one near the end would keep the run going while the others have nothing left to do.
+SLOW_FIRST = (
+    "tests/system/",
+    "tests/store/test_concurrent_startup.py",
+    "tests/testing/test_docs_example.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the tests of :data:`SLOW_FIRST` to the front (a stable sort: the same order
+    in every xdist worker, as xdist requires)."""
+    items.sort(key=lambda item: not item.nodeid.startswith(SLOW_FIRST))
+
+
 def password_for(role: str) -> str:
     """The test password of the user named ``role``."""
     return f"{role}-password"
