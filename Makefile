@@ -23,12 +23,13 @@ serve: $(STAMP)
 # pytest's last line gives the wall time; --durations lists the ten slowest steps.
 # -n auto: pytest-xdist runs the suite on one worker process per CPU core, each with its
 # own PostgreSQL cluster, servers and temporary directories (docs/performance.md, "The
-# test suite"); --dist worksteal lets an idle worker take tests queued on a busy one.
+# test suite"); --dist loadgroup hands tests out as workers free up, and keeps the tests
+# of one xdist_group (tests/testing/test_plugin.py, which run in order) on one worker.
 # Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: each worker (and each
 # Python process the tests start) would otherwise compile xcomkit and rewrite the test
 # modules' asserts again, ~3 s of CPU per worker (.gitignore keeps __pycache__ out of git).
 test: $(STAMP)
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n auto --dist worksteal --durations=10
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n auto --dist loadgroup --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples compat scripts
