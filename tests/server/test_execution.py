@@ -445,3 +445,22 @@ def test_shared_writes_beyond_the_write_lane_room_are_refused(migrated, tmp_path
     assert all(isinstance(o, LaneFull) for o in outcomes[3:])
     assert _names(migrated) == ["r0", "r1", "r2"]
     lanes.shutdown()
+
+
+def test_shared_writes_run_inline_while_the_writer_works_without_the_lock(migrated) -> None:
+    """A WAL checkpoint (or any writer-thread job holding no write lock) does not send
+    the XCom writes gathered meanwhile to the writer thread: they commit inline."""
+    lanes = WorkLanes(migrated, request_timeout=5)
+    release = threading.Event()
+
+    async def scenario():
+        busy = asyncio.ensure_future(lanes._submit("write", lambda db: release.wait(5), (), {}))
+        await asyncio.sleep(0.05)  # the writer thread is busy
+        where = await asyncio.gather(*(lanes.write(_shared_put(f"c{i}")) for i in range(3)))
+        release.set()
+        await busy
+        return where
+
+    assert asyncio.run(scenario()) == [threading.main_thread().name] * 3
+    assert _names(migrated) == ["c0", "c1", "c2"]
+    lanes.shutdown()

@@ -242,9 +242,12 @@ class WorkLanes:
         :func:`~xcomkit.store.database.shares_transactions` (the XCom writes) is gathered
         with the others that arrive before the event loop's next turn, and they run in
         one transaction (:meth:`~xcomkit.store.database.Database.run_shared`): inline, up
-        to :data:`SHARED_INLINE` of them under :data:`INLINE_BUDGET`, or, when the writer
-        thread has work queued or the lock is taken, in the writer thread, up to
-        :data:`SHARED_LANE` at a time. The answer comes once they have committed.
+        to :data:`SHARED_INLINE` of them under :data:`INLINE_BUDGET`, or, when such
+        writes already wait for the writer thread or the lock is taken, in the writer
+        thread, up to :data:`SHARED_LANE` at a time. The answer comes once they have
+        committed. (Other writer-thread work, a WAL checkpoint say, holds no write lock:
+        it does not keep them off the loop; with 64 writers it made every write after the
+        first checkpoint take the thread hop.)
 
         Other writes run alone: inline first on SQLite (see :meth:`_inline_first`: a
         write that finds the lock taken, by the writer thread or another process, fails
@@ -284,13 +287,14 @@ class WorkLanes:
     def _flush_gathered(self) -> None:
         """On the loop: run up to :data:`SHARED_INLINE` gathered writes in one inline
         transaction (the rest on the loop's next turn), or hand them to the writer
-        thread when it has work or the inline attempt meets a lock or the budget."""
+        thread when writes wait there already or the inline attempt meets a lock or the
+        budget."""
         batch = self._gathered[:SHARED_INLINE]
         del self._gathered[:SHARED_INLINE]
         if self._gathered:
             asyncio.get_running_loop().call_soon(self._flush_gathered)
         assert self._inline is not None
-        if self._lanes["write"].waiting:
+        if self._to_writer:  # don't overtake the writes already queued there
             self._hand_to_writer(batch)
             return
         try:
