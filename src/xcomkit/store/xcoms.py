@@ -406,8 +406,9 @@ def _listed(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     (:func:`~xcomkit.store.schema.sqlite_iso`), a DAG run's two dates converted once.
 
     Converting column by column to datetimes, then building each answer's dict from an
-    Entry, cost a page of 50 XComs of one run 77 us against 43 us here (measured in
-    process, the rows alone; docs/performance.md).
+    Entry, was about a third of a list's CPU; with this (and the run's key, see
+    :func:`_statements`) a list of 50 takes 0.78 of the instructions it took
+    (docs/performance.md, "Group commit and one-pass pages").
     """
     run_dates: dict[tuple[Any, Any], tuple[Any, Any]] = {}
     entries = []
