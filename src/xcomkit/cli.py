@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from xcomkit import collector
 from xcomkit.durations import format_duration, parse_duration
 from xcomkit.logs import log_config
 from xcomkit.private_files import write_private
@@ -99,6 +100,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: Annotated[
         bool, typer.Option("--debug", help="Print the traceback of an error, too.")
     ] = False,
@@ -111,6 +113,8 @@ def _root(
 ) -> None:
     """xcomkit: Apache Airflow 3's XCom REST API, standalone."""
     cli_errors.debug = debug
+    if ctx.invoked_subcommand != "serve":  # serve: paused until its app is built
+        collector.resume()  # paused by main() while the command line was built and parsed
 
 
 def _settings(db: str | None) -> Settings:
@@ -319,53 +323,66 @@ def serve(
     XCOMKIT_OFFLOAD_COMPRESSION, XCOMKIT_MAX_VALUE_BYTES and XCOMKIT_RETENTION_INTERVAL;
     docs/server.md lists every setting.
     """
-    import uvicorn
+    # Paused again until the app is built (xcomkit.server.asgi resumes it), and
+    # resumed here if the start stops before that: see xcomkit.collector.
+    collector.pause()
+    try:
+        import uvicorn
 
-    from xcomkit.server.connections import HEADER_TIMEOUT_ENV, raise_fd_limit
+        from xcomkit.server.connections import HEADER_TIMEOUT_ENV, raise_fd_limit
 
-    if retention_interval is not None:
-        retention_interval = str(_duration("--retention-interval", retention_interval, True))
-    for env, given in (
-        ("XCOMKIT_RETENTION_INTERVAL", retention_interval),
-        ("XCOMKIT_REQUEST_TIMEOUT", request_timeout),
-        ("XCOMKIT_MAX_BODY_BYTES", max_body_bytes),
-        (HEADER_TIMEOUT_ENV, header_timeout),
-        ("XCOMKIT_OBJECT_STORE", object_store),
-        ("XCOMKIT_OFFLOAD_THRESHOLD", offload_threshold),
-        ("XCOMKIT_OFFLOAD_COMPRESSION", offload_compression.value if offload_compression else None),
-        ("XCOMKIT_MAX_VALUE_BYTES", max_value_bytes),
-    ):
-        if given is not None:
-            os.environ[env] = str(given)  # read again by each worker process
-    settings = _settings(db)
-    _object_store(settings)  # a store that cannot be used fails here, in one line
-    engine = _engine(settings)
-    if dags is not None:
-        _load(engine, dags)
-    if demo:
-        name, password = _demo_admin(engine)
-        shown = password or "(set earlier; reset it with `xcomkit users create admin --role admin`)"
-        out.print(f"admin user: [bold]{name}[/bold]  password: [bold]{shown}[/bold]")
-    if no_auth:
-        err.print("[yellow]warning:[/yellow] --no-auth: every request is served as an admin")
-    engine.dispose()
-    os.environ["XCOMKIT_DB"] = settings.db
-    os.environ["XCOMKIT_AUTH"] = "false" if no_auth else "true"
-    _check_port(host, port)
-    out.print(f"xcomkit serving on http://{host}:{port}  (database {settings.db})")
-    raise_fd_limit()
-    uvicorn.run(
-        "xcomkit.server.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-        http="xcomkit.server.connections:HeaderDeadlineProtocol",
-        timeout_keep_alive=keep_alive_timeout,
-        limit_concurrency=limit_concurrency,
-        log_config=log_config(log_format.value),
-    )
+        if retention_interval is not None:
+            retention_interval = str(_duration("--retention-interval", retention_interval, True))
+        for env, given in (
+            ("XCOMKIT_RETENTION_INTERVAL", retention_interval),
+            ("XCOMKIT_REQUEST_TIMEOUT", request_timeout),
+            ("XCOMKIT_MAX_BODY_BYTES", max_body_bytes),
+            (HEADER_TIMEOUT_ENV, header_timeout),
+            ("XCOMKIT_OBJECT_STORE", object_store),
+            ("XCOMKIT_OFFLOAD_THRESHOLD", offload_threshold),
+            (
+                "XCOMKIT_OFFLOAD_COMPRESSION",
+                offload_compression.value if offload_compression else None,
+            ),
+            ("XCOMKIT_MAX_VALUE_BYTES", max_value_bytes),
+        ):
+            if given is not None:
+                os.environ[env] = str(given)  # read again by each worker process
+        settings = _settings(db)
+        _object_store(settings)  # a store that cannot be used fails here, in one line
+        engine = _engine(settings)
+        if dags is not None:
+            _load(engine, dags)
+        if demo:
+            name, password = _demo_admin(engine)
+            shown = (
+                password or "(set earlier; reset it with `xcomkit users create admin --role admin`)"
+            )
+            out.print(f"admin user: [bold]{name}[/bold]  password: [bold]{shown}[/bold]")
+        if no_auth:
+            err.print("[yellow]warning:[/yellow] --no-auth: every request is served as an admin")
+        engine.dispose()
+        os.environ["XCOMKIT_DB"] = settings.db
+        os.environ["XCOMKIT_AUTH"] = "false" if no_auth else "true"
+        _check_port(host, port)
+        out.print(f"xcomkit serving on http://{host}:{port}  (database {settings.db})")
+        raise_fd_limit()
+        if workers > 1:
+            collector.resume()  # this process only supervises; each worker pauses its own
+        uvicorn.run(
+            "xcomkit.server.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+            http="xcomkit.server.connections:HeaderDeadlineProtocol",
+            timeout_keep_alive=keep_alive_timeout,
+            limit_concurrency=limit_concurrency,
+            log_config=log_config(log_format.value),
+        )
+    finally:
+        collector.resume()
 
 
 @db_app.command("migrate")
@@ -837,5 +854,14 @@ def seed(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    The cyclic garbage collector is paused while the command line is built and parsed
+    and until the command starts (``serve``: until its app is built); see
+    :mod:`xcomkit.collector`.
+    """
+    collector.pause()
+    try:
+        app()
+    finally:
+        collector.resume()
