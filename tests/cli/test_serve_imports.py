@@ -58,6 +58,7 @@ NOT_AT_START = {
     "pygments": "httpx's command line, through httpx",
     "cryptography": "PyJWT's RSA/EC keys; tokens are HS512",
     "psycopg": "PostgreSQL only",
+    "rich": "the CLI's tables, progress bars and marked-up messages; serve prints plain lines",
 }
 #: Modules (not top-level packages) the same server must not import at start.
 MODULES_NOT_AT_START = {
@@ -107,6 +108,7 @@ def test_serve_on_an_empty_database_migrates_it_with_alembic(tmp_path: Path) -> 
 
     assert loaded[0] == "FastAPI"
     assert "alembic" in top_level(modules)
+    assert "yaml" not in top_level(modules)  # no --dags: no manifest to read
     engine = make_engine(url)
     try:
         from xcomkit.store.db import needs_migration
