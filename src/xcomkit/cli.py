@@ -356,7 +356,11 @@ def serve(
     try:
         import uvicorn
 
-        from xcomkit.server.connections import HEADER_TIMEOUT_ENV, raise_fd_limit
+        from xcomkit.server.connections import (
+            HEADER_TIMEOUT_ENV,
+            raise_fd_limit,
+            websocket_protocol,
+        )
 
         if retention_interval is not None:
             retention_interval = str(_duration("--retention-interval", retention_interval, True))
@@ -406,6 +410,7 @@ def serve(
             log_level="warning",
             access_log=False,
             http="xcomkit.server.connections:HeaderDeadlineProtocol",
+            ws=websocket_protocol(),
             timeout_keep_alive=keep_alive_timeout,
             limit_concurrency=limit_concurrency,
             log_config=log_config(log_format.value),

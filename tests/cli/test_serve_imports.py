@@ -58,6 +58,7 @@ NOT_AT_START = {
     "pygments": "httpx's command line, through httpx",
     "cryptography": "PyJWT's RSA/EC keys; tokens are HS512",
     "psycopg": "PostgreSQL only",
+    "websockets": "WebSocket upgrades (uvicorn's protocol, imported by the first one)",
     "rich": "the CLI's tables, progress bars and marked-up messages; serve prints plain lines",
 }
 #: Modules (not top-level packages) the same server must not import at start.
