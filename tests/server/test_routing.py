@@ -1,4 +1,5 @@
-"""``ResourceRouter.include_in`` adds what ``app.include_router`` adds, building each route once."""
+"""``ResourceRouter.include_in`` adds what ``app.include_router`` adds, building each route once;
+``DocumentedRoute`` makes its documented responses' fields when the OpenAPI schema needs them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from xcomkit.server.models import HTTPExceptionResponse
 from xcomkit.server.routes import auth, bulk, dag_runs, monitor, xcom
-from xcomkit.server.routing import ResourceRouter
+from xcomkit.server.routing import DocumentedRoute, ResourceRouter
 from xcomkit.server.ui import router as ui_router
 
 ROUTERS = {
@@ -25,7 +27,7 @@ ROUTERS = {
 
 def _as_fastapi_builds_it(router: ResourceRouter) -> FastAPI:
     """The app ``app.include_router`` gives for the same declarations on an ``APIRouter``."""
-    plain = APIRouter(**router._options)
+    plain = APIRouter(**{**router._options, "route_class": APIRoute})
     for path, endpoint, kwargs in router.operations:
         plain.add_api_route(path, endpoint, **kwargs)
     app = FastAPI(title="t", version="1")
@@ -38,7 +40,6 @@ def _described(route: Any) -> dict[str, Any]:
     if not isinstance(route, APIRoute):
         return {"type": type(route).__name__, "path": getattr(route, "path", None)}
     return {
-        "type": type(route).__name__,
         "path": route.path,
         "path_format": route.path_format,
         "path_regex": route.path_regex.pattern,
@@ -49,6 +50,11 @@ def _described(route: Any) -> dict[str, Any]:
         "response_class": route.response_class,
         "response_model": route.response_model,
         "responses": route.responses,
+        "response_fields": {
+            code: (field.name, field.mode, field.field_info.annotation)
+            for code, field in route.response_fields.items()
+        },
+        "response_field": route.response_field and route.response_field.name,
         "tags": route.tags,
         "dependencies": route.dependencies,
         "include_in_schema": route.include_in_schema,
@@ -106,3 +112,26 @@ def test_decorators_only_record_and_include_in_builds_for_the_app() -> None:
     assert TestClient(first).get("/things/7").json() == {"thing_id": 7, "caller": "real"}
     assert TestClient(second).get("/things/7").json() == {"thing_id": 7, "caller": "override"}
     assert TestClient(second).get("/things/x").status_code == 422
+
+
+def test_documented_responses_become_fields_when_the_schema_is_built() -> None:
+    router = ResourceRouter(prefix="/things", responses={404: {"model": HTTPExceptionResponse}})
+
+    @router.get("/{thing_id}", responses={409: {"model": HTTPExceptionResponse}})
+    async def get_thing(thing_id: int) -> dict[str, int]:
+        return {"thing_id": thing_id}
+
+    app = FastAPI()
+    router.include_in(app)
+    (route,) = [r for r in app.router.routes if isinstance(r, DocumentedRoute)]
+    assert "response_fields" not in vars(route)  # not made with the route
+
+    schema = app.openapi()
+
+    assert sorted(route.response_fields) == [404, 409]
+    assert route.response_fields[404].name == f"Response_404_{route.unique_id}"
+    answers = schema["paths"]["/things/{thing_id}"]["get"]["responses"]
+    assert answers["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/HTTPExceptionResponse"
+    }
+    assert "HTTPExceptionResponse" in schema["components"]["schemas"]

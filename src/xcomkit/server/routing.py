@@ -17,12 +17,59 @@ each route once, for the app.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi._compat import ModelField
 from fastapi.datastructures import Default
 from fastapi.responses import JSONResponse
-from fastapi.utils import generate_unique_id, get_value_or_default
+from fastapi.routing import APIRoute
+from fastapi.utils import create_model_field, generate_unique_id, get_value_or_default
+
+
+class DocumentedRoute(APIRoute):
+    """An ``APIRoute`` that turns the models of its documented responses into pydantic
+    fields when the OpenAPI schema is first built, instead of when the route is built.
+
+    ``responses={404: {"model": HTTPExceptionResponse}, ...}`` documents an answer;
+    FastAPI makes a field (a pydantic ``TypeAdapter``) of each such model for each route,
+    read only to write the OpenAPI schema. xcomkit documents up to nine error answers per
+    route: ~160 fields, ~25 ms of each start (docs/performance.md, "Start-up"). Here
+    ``response_fields`` is made on first use, with the names and modes FastAPI gives
+    them; everything else is FastAPI's (tests/server/test_routing.py compares the
+    schemas).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        documented = responses or {}
+        without_models = {
+            code: {key: value for key, value in response.items() if key != "model"}
+            for code, response in documented.items()
+        }
+        super().__init__(path, endpoint, responses=without_models, **kwargs)
+        self.responses = documented
+        del self.response_fields  # the empty dict set above; made on first use below
+
+    @cached_property
+    def response_fields(self) -> dict[int | str, ModelField]:  # type: ignore[override]
+        """The documented responses' models as fields, by status code (as FastAPI makes them)."""
+        return {
+            code: create_model_field(
+                name=f"Response_{code}_{self.unique_id}",
+                type_=response["model"],
+                mode="serialization",
+            )
+            for code, response in self.responses.items()
+            if response.get("model")
+        }
 
 
 class ResourceRouter(APIRouter):
@@ -40,6 +87,7 @@ class ResourceRouter(APIRouter):
     """
 
     def __init__(self, **options: Any) -> None:
+        options.setdefault("route_class", DocumentedRoute)
         super().__init__(**options)
         self._options = options
         self._operations: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
