@@ -293,3 +293,174 @@ def test_a_write_queues_behind_the_write_lane_instead_of_trying_inline(engine) -
     main = threading.main_thread().name
     assert where == ["held", "queued@xcomkit-write_0", f"inline@{main}"]
     lanes.shutdown()
+
+
+# ----------------------------------------------------------------------------- group commit
+
+
+def _shared_put(name: str, fail: bool = False):
+    """A write rule that may share a transaction: inserts ``name`` (then raises if
+    ``fail``); returns the thread it ran on."""
+    from xcomkit.store.database import shares_transactions
+
+    @shares_transactions
+    def run(db):
+        with db.writing() as conn:
+            conn.execute(text("INSERT INTO xcomkit_kv (name, value) VALUES (:n, 'v')"), {"n": name})
+            if fail:
+                raise ValueError(f"{name} refused after writing")
+        return threading.current_thread().name
+
+    return run
+
+
+def _names(engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT name FROM xcomkit_kv ORDER BY name")).scalars())
+
+
+@pytest.fixture
+def migrated(engine):
+    from xcomkit.store.db import migrate
+
+    migrate(engine)
+    return engine
+
+
+def test_writes_that_arrive_together_share_a_commit_and_answer_after_it(migrated) -> None:
+    from sqlalchemy import event
+
+    from xcomkit.server import execution
+
+    lanes = WorkLanes(migrated, request_timeout=5)
+    log: list[str] = []
+    event.listen(lanes._inline.engine, "commit", lambda _conn: log.append("commit"))
+    count = execution.SHARED_INLINE + 4
+
+    async def one(i: int) -> str:
+        where = await lanes.write(_shared_put(f"k{i:02}"))
+        log.append("answered")
+        return where
+
+    async def scenario():
+        return await asyncio.gather(*(one(i) for i in range(count)))
+
+    where = asyncio.run(scenario())
+    assert set(where) == {threading.main_thread().name}  # inline, on the loop
+    assert log.count("commit") == 2  # a full batch, then the rest: not one per write
+    assert log.index("answered") > log.index("commit")  # no answer before its commit
+    assert _names(migrated) == [f"k{i:02}" for i in range(count)]
+    lanes.shutdown()
+
+
+def test_a_failing_write_undoes_only_its_own_changes_in_a_shared_transaction(
+    migrated,
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    lanes = WorkLanes(migrated, request_timeout=5)
+
+    async def scenario():
+        return await asyncio.gather(
+            lanes.write(_shared_put("a")),
+            lanes.write(_shared_put("b", fail=True)),
+            lanes.write(_shared_put("a")),  # taken by the first
+            lanes.write(_shared_put("c")),
+            return_exceptions=True,
+        )
+
+    first, failed, taken, last = asyncio.run(scenario())
+    assert first == last == threading.main_thread().name
+    assert isinstance(failed, ValueError) and "b refused" in str(failed)
+    assert isinstance(taken, IntegrityError)
+    assert _names(migrated) == ["a", "c"]
+    lanes.shutdown()
+
+
+def test_shared_writes_wait_in_the_writer_while_another_process_holds_the_lock(
+    migrated, tmp_path
+) -> None:
+    import sqlite3
+
+    lanes = WorkLanes(migrated, request_timeout=5)
+    other = sqlite3.connect(str(tmp_path / "w.db"), isolation_level=None)
+
+    async def scenario():
+        other.execute("BEGIN IMMEDIATE")
+        writes = [asyncio.ensure_future(lanes.write(_shared_put(f"w{i}"))) for i in range(5)]
+        await asyncio.sleep(0.2)
+        assert not any(w.done() for w in writes)  # inline met the lock: now in the writer
+        other.execute("ROLLBACK")
+        return await asyncio.gather(*writes)
+
+    where = asyncio.run(scenario())
+    other.close()
+    assert where == ["xcomkit-write_0"] * 5
+    assert _names(migrated) == [f"w{i}" for i in range(5)]
+    assert lanes._lanes["write"].waiting == 0
+    # With the lock free again, writes run inline once more.
+    assert asyncio.run(lanes.write(_shared_put("after"))) == threading.main_thread().name
+    lanes.shutdown()
+
+
+def test_shared_writes_past_their_deadline_answer_503_and_change_nothing(
+    migrated, tmp_path
+) -> None:
+    import sqlite3
+
+    lanes = WorkLanes(migrated, request_timeout=0.3)
+    other = sqlite3.connect(str(tmp_path / "w.db"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def scenario():
+        return await asyncio.gather(
+            *(lanes.write(_shared_put(f"late{i}")) for i in range(3)), return_exceptions=True
+        )
+
+    outcomes = asyncio.run(scenario())
+    other.execute("ROLLBACK")
+    other.close()
+    assert all(isinstance(o, DeadlineExceeded) for o in outcomes), outcomes
+    assert _names(migrated) == []
+    assert lanes._lanes["write"].waiting == 0
+    lanes.shutdown()
+
+
+def test_shared_writes_beyond_the_write_lane_room_are_refused(migrated, tmp_path) -> None:
+    import sqlite3
+
+    lanes = WorkLanes(migrated, request_timeout=5, max_waiting=3)
+    other = sqlite3.connect(str(tmp_path / "w.db"), isolation_level=None)
+
+    async def scenario():
+        other.execute("BEGIN IMMEDIATE")
+        writes = [asyncio.ensure_future(lanes.write(_shared_put(f"r{i}"))) for i in range(5)]
+        await asyncio.sleep(0.2)
+        other.execute("ROLLBACK")
+        return await asyncio.gather(*writes, return_exceptions=True)
+
+    outcomes = asyncio.run(scenario())
+    other.close()
+    assert outcomes[:3] == ["xcomkit-write_0"] * 3
+    assert all(isinstance(o, LaneFull) for o in outcomes[3:])
+    assert _names(migrated) == ["r0", "r1", "r2"]
+    lanes.shutdown()
+
+
+def test_shared_writes_run_inline_while_the_writer_works_without_the_lock(migrated) -> None:
+    """A WAL checkpoint (or any writer-thread job holding no write lock) does not send
+    the XCom writes gathered meanwhile to the writer thread: they commit inline."""
+    lanes = WorkLanes(migrated, request_timeout=5)
+    release = threading.Event()
+
+    async def scenario():
+        busy = asyncio.ensure_future(lanes._submit("write", lambda db: release.wait(5), (), {}))
+        await asyncio.sleep(0.05)  # the writer thread is busy
+        where = await asyncio.gather(*(lanes.write(_shared_put(f"c{i}")) for i in range(3)))
+        release.set()
+        await busy
+        return where
+
+    assert asyncio.run(scenario()) == [threading.main_thread().name] * 3
+    assert _names(migrated) == ["c0", "c1", "c2"]
+    lanes.shutdown()

@@ -279,7 +279,7 @@ def test_sqlite_candidates_drive_the_plan_beside_the_path_filters(tmp_path: Any)
     with eng.connect() as conn:
         f = ListFilter(key_like=["%NEEDLE%"], dag_id="dag_alpha", run_id="run_one")
         rows, total = XComStore(conn).page(f, order_by=[], limit=50, offset=0)
-        assert (total, [r.key for r in rows]) == (1, ["the_needle"])
+        assert (total, [r["key"] for r in rows]) == (1, ["the_needle"])
         event.remove(eng, "before_cursor_execute", grab)
         narrowed = [(s, p) for s, p in executed if "json_each" in s]
         assert len(narrowed) == 2  # the count and the page
@@ -330,7 +330,7 @@ def _found(conn: Connection, pattern: str, column: str = "key") -> list[str]:
         offset=0,
     )
     assert total == len(rows)
-    return [getattr(r, column) for r in rows]
+    return [r[column] for r in rows]
 
 
 def _check_sqlite_index(conn: Connection) -> None:

@@ -94,7 +94,7 @@ def test_list_is_a_count_then_a_page_and_no_page_past_the_end(db: Database) -> N
     f = ListFilter(dag_id="xcom_demo", run_id="run_1")
     with statements(db) as sent:
         rows, total = rules.list_xcoms(db, f, order_by=[("key", False)], limit=2, offset=0)
-    assert (len(sent), total, [r.key for r in rows]) == (2, 3, ["k0", "k1"])
+    assert (len(sent), total, [r["key"] for r in rows]) == (2, 3, ["k0", "k1"])
     with statements(db) as sent:
         rows, total = rules.list_xcoms(db, f, order_by=[("key", False)], limit=2, offset=5)
     assert (len(sent), total, rows) == (1, 3, [])

@@ -15,7 +15,7 @@ from typing import Any
 from xcomkit import values
 from xcomkit.address import XComAddress
 from xcomkit.errors import Conflict, NotFound
-from xcomkit.store.database import Database
+from xcomkit.store.database import Database, shares_transactions
 from xcomkit.store.objects import StoredValue
 from xcomkit.store.xcoms import ENTRY_FIELDS, Entry, ListFilter, XComExists, XComStore
 
@@ -51,12 +51,14 @@ def list_xcoms(
     order_by: Sequence[tuple[str, bool]],
     limit: int,
     offset: int,
-) -> tuple[list[Entry], int]:
-    """A page of XComs and the total count; see :meth:`XComStore.page`."""
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of XComs (dicts of the response's fields) and the total count; see
+    :meth:`XComStore.page`."""
     with db.reading() as conn:
         return XComStore(conn).page(f, order_by=order_by, limit=limit, offset=offset)
 
 
+@shares_transactions
 def create_xcom(
     db: Database, address: XComAddress, value: Any, *, stored: StoredValue | None = None
 ) -> Entry:
@@ -113,6 +115,7 @@ def create_xcom(
     )
 
 
+@shares_transactions
 def update_xcom(
     db: Database,
     address: XComAddress,
@@ -151,6 +154,7 @@ def update_xcom(
     return Entry._make((*row[: len(ENTRY_FIELDS)], stored.json, None))
 
 
+@shares_transactions
 def delete_xcom(db: Database, address: XComAddress, *, freed: list[str] | None = None) -> None:
     """Delete one XCom. Two statements: the delete, and its DAG run's count (three with
     ``freed``, as for :func:`update_xcom`).

@@ -74,14 +74,15 @@ class Hot:
         self,
         conn: Connection,
         params: Mapping[str, Any],
-        make: Callable[[tuple[Any, ...]], Any] | None = None,
+        make: Callable[[list[tuple[Any, ...]]], list[Any]] | None = None,
     ) -> list[Any]:
         """Every row of the statement with ``params`` bound: tuples of converted values
         on SQLite, :class:`~sqlalchemy.Row` objects elsewhere.
 
-        ``make``, on SQLite only: builds each row from the driver's own values instead
-        (for a statement whose columns the caller knows, one call a row instead of one a
-        converted column).
+        ``make``, on SQLite only: builds the rows from the driver's own values instead
+        (for a statement whose columns the caller knows: one pass over the rows instead
+        of one call a converted column, and values repeated from row to row converted
+        once).
 
         Raises:
             sqlalchemy.exc.DBAPIError: (its subclass for) the driver's error.
@@ -91,7 +92,7 @@ class Hot:
             return list(conn.execute(self.statement, params).all())  # type: ignore[call-overload]
         rows: list[Any] = _execute(conn, compiled, params, _all)
         if make is not None:
-            return [make(row) for row in rows]
+            return make(rows)
         if compiled.columns:
             rows = [_convert(row, compiled.columns) for row in rows]
         return rows

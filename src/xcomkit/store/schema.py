@@ -90,7 +90,29 @@ def sqlite_utc(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(value + "+00:00")
     except (TypeError, ValueError):  # not the naive text this type writes
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        stamp = datetime.fromisoformat(value)
+        if stamp.tzinfo is None:
+            return stamp.replace(tzinfo=timezone.utc)
+        return stamp.astimezone(timezone.utc)  # text with its own UTC offset
+
+
+def sqlite_iso(value: Any) -> str | datetime | None:
+    """A :class:`UtcDateTime` as SQLite stores it, as the ISO 8601 text the API writes
+    for it (``"2025-01-01T00:00:00Z"``, ``"2025-01-01T00:00:00.500000Z"``: what orjson
+    writes for :func:`sqlite_utc`'s datetime with ``OPT_UTC_Z``); None for NULL.
+
+    Text in the form this type writes is rearranged without parsing it; other text (a
+    row written by another tool) is read as :func:`sqlite_utc` reads it, and returned
+    as that datetime. A list page of 50 XComs has 150 timestamps: parsing each and
+    encoding the datetime cost about a third of the page's CPU (measured in process).
+    """
+    if value is None:
+        return None
+    if type(value) is str and len(value) == 26 and value[10] == " " and value[19] == ".":
+        if value.endswith(".000000"):  # orjson leaves out a zero fraction
+            return f"{value[:10]}T{value[11:19]}Z"
+        return f"{value[:10]}T{value[11:]}Z"
+    return sqlite_utc(value)
 
 
 dag = Table(

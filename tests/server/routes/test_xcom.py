@@ -173,6 +173,40 @@ def test_concurrent_creates_of_one_key_give_one_201_and_rest_409(api) -> None:
     assert sorted(statuses) == [201] + [409] * 7
 
 
+def test_concurrent_mixed_creates_each_get_their_own_answer_and_count(api) -> None:
+    """Creates arriving together may share a transaction (group commit on SQLite): each
+    still gets its own answer, a refused one changes nothing, and the run's kept XCom
+    count matches its rows."""
+    headers = api.headers()
+    posts = [(api.xcom_url(), f"u{i}") for i in range(20)]
+    posts += [(api.xcom_url(), "dup")] * 3
+    posts += [(api.xcom_url(dag_run_id="no_such_run"), "x"), (api.xcom_url(task_id="nope"), "y")]
+    statuses: dict[int, int] = {}
+    barrier = threading.Barrier(len(posts))
+
+    def post(i: int, url: str, key: str) -> None:
+        barrier.wait()
+        statuses[i] = api.client.post(
+            url, json={"key": key, "value": i}, headers=headers
+        ).status_code
+
+    threads = [threading.Thread(target=post, args=(i, *p)) for i, p in enumerate(posts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [statuses[i] for i in range(20)] == [201] * 20
+    assert sorted(statuses[i] for i in range(20, 23)) == [201, 409, 409]
+    assert (statuses[23], statuses[24]) == (404, 404)
+    run = api.client.get(api.xcom_url(task_id="~"), headers=headers).json()  # kept count
+    task = api.client.get(api.xcom_url(), params={"limit": 100}, headers=headers).json()
+    assert run["total_entries"] == task["total_entries"] == len(task["xcom_entries"]) == 21
+    values = {e["key"]: e for e in task["xcom_entries"]}
+    for i in range(20):
+        got = api.client.get(api.xcom_url(key=f"u{i}"), headers=headers).json()
+        assert (got["value"], got["timestamp"]) == (i, values[f"u{i}"]["timestamp"])
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [

@@ -180,7 +180,7 @@ async def answer_list(
         limit=min(limit, ctx.settings.maximum_page_limit),
         offset=offset,
     )
-    return json_response({"xcom_entries": [_entry(r) for r in rows], "total_entries": total})
+    return json_response({"xcom_entries": rows, "total_entries": total})
 
 
 @router.get("", response_model=XComCollectionResponse)
