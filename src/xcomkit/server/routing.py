@@ -3,10 +3,10 @@
 FastAPI builds a route (its dependency tree, its pydantic fields and validators) when a
 path decorator such as ``@router.get(...)`` runs, and ``app.include_router(router)``
 builds every route of the router a second time, for the app (so that the app's
-``dependency_overrides`` reach it); the first build is never served. For xcomkit's ~40
-routes the second build cost ~40 ms of the ~0.9 s of CPU before the first answer
-(docs/performance.md, "Start-up"). Later FastAPI releases (0.138 on) keep included routers
-instead of copying their routes; xcomkit pins the release Airflow 3.3.2 ships
+``dependency_overrides`` reach it); the first build is never served. For xcomkit's 21
+routes the second build cost ~35 ms of the ~0.75 s of CPU before the first answer
+(docs/performance.md, "Start-up"). Later FastAPI releases (0.138 on) keep included
+routers instead of copying their routes; xcomkit pins the release Airflow 3.3.2 ships
 (pyproject.toml).
 
 A :class:`ResourceRouter` is declared and decorated like an ``APIRouter``; its
