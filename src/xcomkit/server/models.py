@@ -84,7 +84,12 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 LenientUtcDatetime = Annotated[datetime, AfterValidator(_in_utc)]
 
 
-def _addressable_key(key: str) -> str:
+def addressable_key(key: str) -> str:
+    """``key`` if a URL path can address it (a pydantic validator).
+
+    Raises:
+        ValueError: a line feed in the key (422).
+    """
     # The {xcom_key:path} route matches any character but the line feed, so a key with
     # one could be created and never read, updated or deleted again.
     if "\n" in key:
@@ -92,7 +97,13 @@ def _addressable_key(key: str) -> str:
     return key
 
 
-def _checked_value(value: Any) -> Any:
+def checked_value(value: Any) -> Any:
+    """``value`` once :func:`xcomkit.values.check_value` accepts it (a pydantic
+    validator).
+
+    Raises:
+        ValueError: reserved serialization keys or too deep a nesting (Airflow's 422).
+    """
     # A ValueError from a validator becomes Airflow's 422 "value_error" entry.
     try:
         return values.check_value(value)
@@ -108,7 +119,7 @@ class XComCreateBody(StrictModel):
     """
 
     key: Annotated[
-        str, Field(min_length=1, max_length=values.MAX_KEY_LENGTH), AfterValidator(_addressable_key)
+        str, Field(min_length=1, max_length=values.MAX_KEY_LENGTH), AfterValidator(addressable_key)
     ]
     value: Any
     map_index: int = Field(default=-1, ge=-1, le=values.MAX_MAP_INDEX)
@@ -116,7 +127,7 @@ class XComCreateBody(StrictModel):
     @field_validator("value")
     @classmethod
     def _check_value(cls, value: Any) -> Any:
-        return _checked_value(value)
+        return checked_value(value)
 
 
 class XComUpdateBody(StrictModel):
@@ -132,7 +143,7 @@ class XComUpdateBody(StrictModel):
     @field_validator("value")
     @classmethod
     def _check_value(cls, value: Any) -> Any:
-        return _checked_value(value)
+        return checked_value(value)
 
 
 #: Airflow's default order of an XCom list.

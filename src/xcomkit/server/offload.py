@@ -173,7 +173,8 @@ class ValueStorage:
                 log.warning("object %s left for gc: %s", ref, exc.detail)
 
 
-def _unavailable(exc: ObjectStoreError) -> ObjectStorageUnavailable:
+def unavailable(exc: ObjectStoreError) -> ObjectStorageUnavailable:
+    """The 503 error for a failed object-storage call (logged at ERROR), to raise."""
     log.error("object storage: %s", exc.detail)
     return ObjectStorageUnavailable(
         f"The value's object storage failed: {exc.detail}. Retry the request shortly."
@@ -194,7 +195,7 @@ async def prepare(ctx: ServerContext, value: Any) -> StoredValue | None:
     try:
         return await ctx.work.objects(storage.prepare, value)
     except ObjectStoreError as exc:
-        raise _unavailable(exc) from exc
+        raise unavailable(exc) from exc
 
 
 async def discard(ctx: ServerContext, stored: StoredValue | None) -> None:
@@ -239,8 +240,8 @@ async def resolve(
             if attempt == 0:  # replaced meanwhile? The row now names another object.
                 row = await reread()
                 continue
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         except ObjectStoreError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         return Entry._make((*row[: len(ENTRY_FIELDS)], text, ref))
     raise AssertionError("unreachable")

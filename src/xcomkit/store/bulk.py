@@ -20,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from xcomkit.address import XComAddress
 from xcomkit.store.schema import dag_run, xcom
 from xcomkit.store.xcoms import (
-    _IDENTITY,
-    _INSERT,
-    _UPDATE,
+    IDENTITY,
+    INSERT,
+    UPDATE,
     XComExists,
-    _identity_params,
+    identity_params,
     insert_params,
 )
 
@@ -77,9 +77,9 @@ _EXPORT_PAGES = {
 }
 
 # The single-XCom insert and update, through SQLAlchemy (executemany).
-_INSERT_MANY = cast(Executable, _INSERT.statement)
-_UPDATE_MANY = cast(Executable, _UPDATE.statement)
-_EXISTING: Select[Any] = select(xcom.c.value, xcom.c.value_ref).where(*_IDENTITY)
+_INSERT_MANY = cast(Executable, INSERT.statement)
+_UPDATE_MANY = cast(Executable, UPDATE.statement)
+_EXISTING: Select[Any] = select(xcom.c.value, xcom.c.value_ref).where(*IDENTITY)
 _COUNT_UP_BY = (
     update(dag_run)
     .where(dag_run.c.id == bindparam("the_run_pk"))
@@ -154,7 +154,7 @@ class BulkXComStore:
 
     def existing(self, address: XComAddress) -> Row[Any] | None:
         """``(value, value_ref)`` of the XCom at ``address``, or None. One indexed query."""
-        return self.conn.execute(_EXISTING, _identity_params(address)).first()
+        return self.conn.execute(_EXISTING, identity_params(address)).first()
 
     def insert_many(
         self, rows: Sequence[tuple[XComAddress, int, str | None, str | None]], timestamp: datetime
@@ -215,7 +215,7 @@ class BulkXComStore:
             return
         params = []
         for address, value_json, value_ref in rows:
-            p = _identity_params(address)
+            p = identity_params(address)
             p.update(new_value=value_json, new_value_ref=value_ref, new_timestamp=timestamp)
             params.append(p)
         self.conn.execute(_UPDATE_MANY, params)

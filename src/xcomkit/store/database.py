@@ -211,8 +211,11 @@ class _SharedTransaction(Database):
     savepoint and the commit are the runner's)."""
 
     def __init__(self, conn: Connection) -> None:
-        super().__init__(conn.engine)
+        # No kept connections of its own (Database.__init__ would set them up): one per
+        # shared transaction, on the hot path.
+        self.engine = conn.engine
         self._conn = conn
+        self._closed = False
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:

@@ -99,9 +99,10 @@ def _identity(dag_id: Any, run_id: Any, task_id: Any, key: Any, map_index: Any) 
     ]
 
 
-# Built once: the hot paths only bind parameters (no statement construction per call).
-# (Bind names differ from column names: UPDATE reserves the column names for SET.)
-_IDENTITY = _identity(
+#: The conditions that pick one XCom row, built once (the hot paths only bind values:
+#: :func:`identity_params`). Bind names differ from column names: an UPDATE reserves the
+#: column names for its SET.
+IDENTITY = _identity(
     bindparam("the_dag_id"),
     bindparam("the_run_id"),
     bindparam("the_task_id"),
@@ -110,7 +111,8 @@ _IDENTITY = _identity(
 )
 
 
-def _identity_params(address: XComAddress) -> dict[str, Any]:
+def identity_params(address: XComAddress) -> dict[str, Any]:
+    """The bound values of :data:`IDENTITY` for ``address``."""
     return {
         "the_dag_id": address.dag_id,
         "the_run_id": address.dag_run_id,
@@ -120,18 +122,20 @@ def _identity_params(address: XComAddress) -> dict[str, Any]:
     }
 
 
-_GET_ONE = Hot(_joined(*_ENTRY_COLUMNS, xcom.c.value, xcom.c.value_ref).where(*_IDENTITY))
-_UPDATE = Hot(
+_GET_ONE = Hot(_joined(*_ENTRY_COLUMNS, xcom.c.value, xcom.c.value_ref).where(*IDENTITY))
+#: Replace one XCom's value, value_ref and timestamp (binds: :data:`IDENTITY`'s, then
+#: ``new_value``, ``new_value_ref``, ``new_timestamp``).
+UPDATE = Hot(
     update(xcom)
-    .where(*_IDENTITY)
+    .where(*IDENTITY)
     .values(
         value=bindparam("new_value"),
         value_ref=bindparam("new_value_ref"),
         timestamp=bindparam("new_timestamp", type_=xcom.c.timestamp.type),
     )
 )
-_VALUE_REF = Hot(select(xcom.c.value_ref).where(*_IDENTITY).with_for_update())
-_DELETE = Hot(delete(xcom).where(*_IDENTITY))
+_VALUE_REF = Hot(select(xcom.c.value_ref).where(*IDENTITY).with_for_update())
+_DELETE = Hot(delete(xcom).where(*IDENTITY))
 _INSERT_COLUMNS = (
     "dag_run_id",
     "dag_id",
@@ -143,7 +147,8 @@ _INSERT_COLUMNS = (
     "value_ref",
     "timestamp",
 )
-_INSERT = Hot(insert(xcom).values({name: bindparam(name) for name in _INSERT_COLUMNS}))
+#: Insert one XCom row (binds: :func:`insert_params`).
+INSERT = Hot(insert(xcom).values({name: bindparam(name) for name in _INSERT_COLUMNS}))
 # dag_run.xcom_count follows every insert and delete, in the same transaction.
 _COUNT_UP = Hot(
     update(dag_run)
@@ -401,8 +406,9 @@ def _listed(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     (:func:`~xcomkit.store.schema.sqlite_iso`), a DAG run's two dates converted once.
 
     Converting column by column to datetimes, then building each answer's dict from an
-    Entry, cost a page of 50 XComs of one run 77 us against 43 us here (measured in
-    process, the rows alone; docs/performance.md).
+    Entry, was about a third of a list's CPU; with this (and the run's key, see
+    :func:`_statements`) a list of 50 takes 0.78 of the instructions it took
+    (docs/performance.md, "Group commit and one-pass pages").
     """
     run_dates: dict[tuple[Any, Any], tuple[Any, Any]] = {}
     entries = []
@@ -445,7 +451,7 @@ def insert_params(
     value_ref: str | None,
     timestamp: datetime,
 ) -> dict[str, Any]:
-    """The bound values of an XCom row's INSERT (the columns of ``_INSERT``)."""
+    """The bound values of an XCom row's INSERT (the columns of ``INSERT``)."""
     return {
         "dag_run_id": dag_run_pk,
         "dag_id": address.dag_id,
@@ -472,7 +478,7 @@ class XComStore:
 
     def get(self, address: XComAddress) -> Entry | None:
         """One XCom (with ``value`` and ``value_ref``), or None. One indexed query."""
-        row = _GET_ONE.first(self.conn, _identity_params(address))
+        row = _GET_ONE.first(self.conn, identity_params(address))
         return None if row is None else Entry._make(row)
 
     def create_target(self, dag_id: str, run_id: str, task_id: str) -> CreateTarget | None:
@@ -542,7 +548,7 @@ class XComStore:
                 savepoint is spent on the common case): the caller must roll it back.
         """
         try:
-            _INSERT.rowcount(
+            INSERT.rowcount(
                 self.conn, insert_params(address, dag_run_pk, value_json, value_ref, timestamp)
             )
         except IntegrityError as exc:
@@ -559,16 +565,16 @@ class XComStore:
     ) -> int:
         """Replace an XCom's value (``value_json``, or an object's name in ``value_ref``)
         and timestamp; the number of rows changed (0 or 1)."""
-        params = _identity_params(address)
+        params = identity_params(address)
         params.update(new_value=value_json, new_value_ref=value_ref, new_timestamp=timestamp)
-        return _UPDATE.rowcount(self.conn, params)
+        return UPDATE.rowcount(self.conn, params)
 
     def value_ref(self, address: XComAddress) -> str | None:
         """The object name an XCom's value is kept under (None: in its row, or no such
         XCom), locking the row on PostgreSQL until the transaction ends (an update or
         delete reads it before it changes the row, so that no concurrent writer frees
         the same object)."""
-        ref: str | None = _VALUE_REF.scalar(self.conn, _identity_params(address))
+        ref: str | None = _VALUE_REF.scalar(self.conn, identity_params(address))
         return ref
 
     def value_refs_of_run(self, dag_run_pk: int) -> list[str]:
@@ -582,7 +588,7 @@ class XComStore:
 
     def delete(self, address: XComAddress) -> int:
         """Delete one XCom and uncount it; the number of rows deleted (0 or 1)."""
-        params = _identity_params(address)
+        params = identity_params(address)
         deleted = _DELETE.rowcount(self.conn, params)
         if deleted:
             _COUNT_DOWN.rowcount(self.conn, params)

@@ -40,7 +40,7 @@ from xcomkit.server import audit, errors, offload
 from xcomkit.server.deps import Reader, ServerContext, Writer
 from xcomkit.server.encoding import dumps, json_response
 from xcomkit.server.execution import Unavailable
-from xcomkit.server.models import StrictModel, _addressable_key, _checked_value
+from xcomkit.server.models import StrictModel, addressable_key, checked_value
 from xcomkit.server.routing import ResourceRouter
 from xcomkit.service import bulk as rules
 from xcomkit.service import xcoms as xcom_rules
@@ -72,7 +72,7 @@ class BulkXComEntry(StrictModel):
     run_id: Annotated[str, Field(min_length=1)]
     task_id: Annotated[str, Field(min_length=1)]
     key: Annotated[
-        str, Field(min_length=1, max_length=values.MAX_KEY_LENGTH), AfterValidator(_addressable_key)
+        str, Field(min_length=1, max_length=values.MAX_KEY_LENGTH), AfterValidator(addressable_key)
     ]
     map_index: int = Field(default=-1, ge=-1, le=values.MAX_MAP_INDEX)
     value: Any
@@ -80,7 +80,7 @@ class BulkXComEntry(StrictModel):
     @field_validator("value")
     @classmethod
     def _check_value(cls, value: Any) -> Any:
-        return _checked_value(value)
+        return checked_value(value)
 
 
 @router.get("")
@@ -207,9 +207,9 @@ async def _object_value(ctx: ServerContext, row: Row[Any]) -> str | None:
             return await ctx.work.objects(ctx.storage.load, ref)
         except ObjectMissing as exc:
             if attempt == 1:
-                raise offload._unavailable(exc) from exc
+                raise offload.unavailable(exc) from exc
         except ObjectStoreError as exc:
-            raise offload._unavailable(exc) from exc
+            raise offload.unavailable(exc) from exc
         try:
             current = await ctx.work.read(xcom_rules.get_xcom, address)
         except NotFound:
@@ -336,7 +336,7 @@ async def import_xcom_entries(caller: Writer, request: Request) -> Response:
         try:
             entries = await ctx.work.objects(_prepare_all, storage, entries)
         except ObjectStoreError as exc:
-            raise offload._unavailable(exc) from exc
+            raise offload.unavailable(exc) from exc
     kept: set[str] = set()
     results = await ctx.work.write(rules.import_xcoms, entries, overwrite=overwrite, kept_refs=kept)
     for i, result in enumerate(results):
@@ -368,7 +368,7 @@ async def _overwrite_offloaded(
     except ObjectMissing:
         old = None  # replaced meanwhile: write the new value
     except ObjectStoreError as exc:
-        raise offload._unavailable(exc) from exc
+        raise offload.unavailable(exc) from exc
     if old is not None and rules.equal_to_stored(old, entry):
         return rules.Outcome("skipped")
     freed = offload.freeing(ctx)
