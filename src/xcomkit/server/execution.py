@@ -172,6 +172,7 @@ class WorkLanes:
         # Group commit: writes gathered on the loop until its next turn, and those
         # handed to the writer thread (taken under the lock by the one draining job).
         self._gathered: list[_Write] = []
+        self._flush_scheduled = False
         self._to_writer: deque[_Write] = deque()
         self._writer_lock = threading.Lock()
         self._draining = False
@@ -266,8 +267,7 @@ class WorkLanes:
                 fn, args, kwargs, loop.create_future(), time.monotonic() + self.request_timeout
             )
             self._gathered.append(job)
-            if len(self._gathered) == 1:
-                loop.call_soon(self._flush_gathered)
+            self._flush_soon(loop)
             shared: T = await job.future
             return shared
         if self._lanes["write"].waiting:
@@ -284,32 +284,45 @@ class WorkLanes:
         if before // CHECKPOINT_EVERY != self._inline_writes // CHECKPOINT_EVERY:
             self._checkpoint_soon()
 
+    def _flush_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush_gathered)
+
     def _flush_gathered(self) -> None:
-        """On the loop: run up to :data:`SHARED_INLINE` gathered writes in one inline
-        transaction (the rest on the loop's next turn), or hand them to the writer
-        thread when writes wait there already or the inline attempt meets a lock or the
-        budget."""
+        """On the loop: run gathered writes in one inline transaction, starting new
+        ones for :data:`INLINE_BUDGET` seconds and at most :data:`SHARED_INLINE`, each
+        under that budget too (the others wait for the loop's next turn); or hand them
+        to the writer thread when writes wait there already or the inline attempt meets
+        a lock or a write runs past its budget (the transaction then rolled back)."""
+        self._flush_scheduled = False
         batch = self._gathered[:SHARED_INLINE]
         del self._gathered[:SHARED_INLINE]
-        if self._gathered:
-            asyncio.get_running_loop().call_soon(self._flush_gathered)
         assert self._inline is not None
         if self._to_writer:  # don't overtake the writes already queued there
             self._hand_to_writer(batch)
-            return
-        try:
-            with db.deadline(time.monotonic() + INLINE_BUDGET):
-                outcomes = self._inline.run_shared([job.shared() for job in batch])
-        except DBAPIError as exc:
-            if is_transient(exc):  # rolled back: nothing was written
-                self._hand_to_writer(batch)
-                return
-            outcomes = [Outcome(False, exc)] * len(batch)
-        except Exception as exc:
-            outcomes = [Outcome(False, exc)] * len(batch)
-        self._count_inline_writes(sum(outcome.ok for outcome in outcomes))
-        for job, outcome in zip(batch, outcomes, strict=True):
-            _settle(job.future, outcome)
+            batch = []
+        else:
+            try:
+                outcomes = self._inline.run_shared(
+                    [job.shared() for job in batch],
+                    start_until=time.monotonic() + INLINE_BUDGET,
+                    each_budget=INLINE_BUDGET,
+                )
+            except DBAPIError as exc:
+                if is_transient(exc):  # rolled back: nothing was written
+                    self._hand_to_writer(batch)
+                    batch, outcomes = [], []
+                else:
+                    outcomes = [Outcome(False, exc)] * len(batch)
+            except Exception as exc:
+                outcomes = [Outcome(False, exc)] * len(batch)
+            self._count_inline_writes(sum(outcome.ok for outcome in outcomes))
+            for job, outcome in zip(batch, outcomes, strict=False):
+                _settle(job.future, outcome)
+            self._gathered[:0] = batch[len(outcomes) :]  # not started: the next turn's
+        if self._gathered:
+            self._flush_soon(asyncio.get_running_loop())
 
     def _hand_to_writer(self, batch: list[_Write]) -> None:
         """Queue gathered writes for the writer thread (refusing those beyond the
