@@ -21,10 +21,9 @@ from xcomkit.testing import (
 
 KEY = "plugin_key"
 
-#: These tests run in order in one process: some check what an earlier one left on a
-#: shared server (or that it is gone). pytest-xdist keeps an xdist_group on one worker,
-#: in collection order (``make test`` uses ``--dist loadgroup``).
-pytestmark = pytest.mark.xdist_group("testing-plugin")
+# These tests run in order in one process: some check what an earlier one left on a
+# shared server (or that it is gone). `make test` keeps a file on one pytest-xdist
+# worker, in order (--dist loadfile).
 
 
 def test_server_serves_the_demo_dag_with_an_admin_token(xcomkit_server: XComkitServer) -> None:
