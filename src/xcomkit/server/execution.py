@@ -96,8 +96,9 @@ INLINE_BUDGET = 0.003
 CHECKPOINT_EVERY = 256
 
 #: Writes that share one transaction on the event loop at most: about 2 ms of creates on
-#: this machine, within :data:`INLINE_BUDGET` (SQLite's progress handler cannot stop a
-#: batch of small statements early, so its size is what bounds the loop's time).
+#: this machine. (What bounds the loop's time is that none starts once
+#: :data:`INLINE_BUDGET` has passed: SQLite's progress handler cannot stop a batch of
+#: small statements early.)
 SHARED_INLINE = 16
 #: Writes that share one transaction in the writer thread at most.
 SHARED_LANE = 64
