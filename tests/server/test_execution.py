@@ -464,3 +464,96 @@ def test_shared_writes_run_inline_while_the_writer_works_without_the_lock(migrat
     assert asyncio.run(scenario()) == [threading.main_thread().name] * 3
     assert _names(migrated) == ["c0", "c1", "c2"]
     lanes.shutdown()
+
+
+class _Abort(BaseException):
+    """Not an Exception: what a rule may raise that ``except Exception`` lets through."""
+
+
+def _shared_abort(name: str, error: type[BaseException]):
+    """A write rule that may share a transaction: inserts ``name``, then raises
+    ``error``."""
+    from xcomkit.store.database import shares_transactions
+
+    @shares_transactions
+    def run(db):
+        with db.writing() as conn:
+            conn.execute(text("INSERT INTO xcomkit_kv (name, value) VALUES (:n, 'v')"), {"n": name})
+            raise error(f"{name} aborted")
+
+    return run
+
+
+@pytest.mark.parametrize("error", [_Abort, StopIteration])
+@pytest.mark.parametrize("held", [False, True], ids=["inline", "writer"])
+def test_a_write_raising_a_base_exception_answers_and_leaves_no_write_waiting(
+    migrated, tmp_path, held, error
+) -> None:
+    """A rule that raises a BaseException (not an Exception), or StopIteration (which
+    an asyncio future refuses), in a shared transaction: its caller gets an exception
+    and its changes are undone; its neighbours are answered (nothing hangs) and kept;
+    later writes still run (inline or, with the lock held by another process meanwhile,
+    in the writer thread)."""
+    import sqlite3
+
+    lanes = WorkLanes(migrated, request_timeout=5)
+    other = sqlite3.connect(str(tmp_path / "w.db"), isolation_level=None)
+
+    async def scenario():
+        if held:
+            other.execute("BEGIN IMMEDIATE")
+        writes = [
+            asyncio.ensure_future(lanes.write(_shared_put("a"))),
+            asyncio.ensure_future(lanes.write(_shared_abort("b", error))),
+            asyncio.ensure_future(lanes.write(_shared_put("c"))),
+        ]
+        if held:
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            other.execute("ROLLBACK")
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*writes, return_exceptions=True), timeout=10
+        )
+        later = await asyncio.wait_for(lanes.write(_shared_put("d")), timeout=10)
+        return outcomes, later
+
+    (first, aborted, last), later = asyncio.run(scenario())
+    other.close()
+    if error is StopIteration:  # as a coroutine that raised it would fail
+        assert isinstance(aborted, RuntimeError) and "b aborted" in str(aborted)
+    else:
+        assert isinstance(aborted, _Abort) and str(aborted) == "b aborted"
+    assert isinstance(first, str) and isinstance(last, str) and isinstance(later, str)
+    assert _names(migrated) == ["a", "c", "d"]
+    assert lanes._lanes["write"].waiting == 0
+    lanes.shutdown()
+
+
+def test_shared_writes_after_shutdown_are_refused_not_left_waiting(migrated, tmp_path) -> None:
+    """Lanes shut down (the server stopping) while a write still comes: with the lock
+    held by another process it cannot go inline, and the writer thread cannot start; it
+    is answered with that error instead of waiting for ever."""
+    import sqlite3
+
+    lanes = WorkLanes(migrated, request_timeout=5)
+    asyncio.run(lanes.write(_shared_put("before")))  # opens the inline connections
+    other = sqlite3.connect(str(tmp_path / "w.db"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    lanes._lanes["write"].pool.shutdown(wait=True)
+
+    async def scenario():
+        return await asyncio.wait_for(
+            asyncio.gather(
+                *(lanes.write(_shared_put(f"s{i}")) for i in range(2)), return_exceptions=True
+            ),
+            timeout=10,
+        )
+
+    outcomes = asyncio.run(scenario())
+    other.execute("ROLLBACK")
+    other.close()
+    assert [type(o) for o in outcomes] == [RuntimeError, RuntimeError], outcomes
+    assert all("shutdown" in str(o) for o in outcomes)
+    assert lanes._lanes["write"].waiting == 0 and not lanes._draining
+    assert _names(migrated) == ["before"]
+    lanes.shutdown()

@@ -288,7 +288,8 @@ class WorkLanes:
         """On the loop: run up to :data:`SHARED_INLINE` gathered writes in one inline
         transaction (the rest on the loop's next turn), or hand them to the writer
         thread when writes wait there already or the inline attempt meets a lock or the
-        budget."""
+        budget. Whatever goes wrong, each write of the batch is answered (a caller
+        left waiting would wait forever: it has no deadline of its own)."""
         batch = self._gathered[:SHARED_INLINE]
         del self._gathered[:SHARED_INLINE]
         if self._gathered:
@@ -305,7 +306,7 @@ class WorkLanes:
                 self._hand_to_writer(batch)
                 return
             outcomes = [Outcome(False, exc)] * len(batch)
-        except Exception as exc:
+        except BaseException as exc:  # its callers re-raise it
             outcomes = [Outcome(False, exc)] * len(batch)
         self._count_inline_writes(sum(outcome.ok for outcome in outcomes))
         for job, outcome in zip(batch, outcomes, strict=True):
@@ -313,7 +314,9 @@ class WorkLanes:
 
     def _hand_to_writer(self, batch: list[_Write]) -> None:
         """Queue gathered writes for the writer thread (refusing those beyond the
-        lane's room with :class:`LaneFull`); start its draining job if none runs."""
+        lane's room with :class:`LaneFull`); start its draining job if none runs (if
+        it cannot start, the lanes shut down say, the writes it would have run are
+        answered with that error)."""
         lane = self._lanes["write"]
         room = max(0, lane.max_waiting - lane.waiting)
         for job in batch[room:]:
@@ -326,14 +329,23 @@ class WorkLanes:
             self._to_writer.extend(batch)
             start = not self._draining
             self._draining = True
-        if start:
+        if not start:
+            return
+        try:
             lane.pool.submit(self._drain_writes, asyncio.get_running_loop())
+        except BaseException as exc:  # answered below
+            with self._writer_lock:
+                stranded = list(self._to_writer)
+                self._to_writer.clear()
+                self._draining = False
+            self._settle_from_writer([(job, Outcome(False, exc)) for job in stranded])
 
     def _drain_writes(self, loop: asyncio.AbstractEventLoop) -> None:
         """In the writer thread: run the queued shared writes, up to
         :data:`SHARED_LANE` per transaction, until none is left. A write whose deadline
         has passed is not run (:class:`DeadlineExceeded`); a transaction runs until the
-        latest deadline of its writes."""
+        latest deadline of its writes. Each write taken from the queue is answered,
+        whatever its transaction raised."""
         while True:
             with self._writer_lock:
                 count = min(SHARED_LANE, len(self._to_writer))
@@ -352,9 +364,9 @@ class WorkLanes:
                     with db.deadline(until):
                         outcomes = self.db.run_shared([job.shared() for job in runnable])
                 except DBAPIError as exc:
-                    error: Exception = self._late() if time.monotonic() >= until else exc
+                    error: BaseException = self._late() if time.monotonic() >= until else exc
                     outcomes = [Outcome(False, error)] * len(runnable)
-                except Exception as exc:
+                except BaseException as exc:  # its callers re-raise it
                     outcomes = [Outcome(False, exc)] * len(runnable)
                 settled.extend(zip(runnable, outcomes, strict=True))
             with contextlib.suppress(RuntimeError):  # the loop closed: no one waits
@@ -451,6 +463,9 @@ def _settle(future: asyncio.Future[Any], outcome: Outcome) -> None:
         return
     if outcome.ok:
         future.set_result(outcome.value)
+    elif isinstance(outcome.value, StopIteration):
+        # A future refuses it (TypeError); a coroutine that raised it would fail so too.
+        future.set_exception(RuntimeError(f"the write raised StopIteration: {outcome.value}"))
     else:
         future.set_exception(outcome.value)
 
