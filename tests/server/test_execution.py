@@ -557,3 +557,55 @@ def test_shared_writes_after_shutdown_are_refused_not_left_waiting(migrated, tmp
     assert lanes._lanes["write"].waiting == 0 and not lanes._draining
     assert _names(migrated) == ["before"]
     lanes.shutdown()
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["inline", "writer"])
+def test_shared_writes_from_event_loops_in_several_threads_are_each_answered_on_their_own(
+    migrated, tmp_path, held
+) -> None:
+    """One app served on several event loops at once (the pytest plugin's uvicorn
+    thread beside a test's httpx ASGI client, a TestClient's portal per request): each
+    loop's writes are gathered and answered on that loop, none waits for ever, every
+    one is written once (inline or, the lock held by another process, in the writer)."""
+    import sqlite3
+
+    lanes = WorkLanes(migrated, request_timeout=10)
+    other = sqlite3.connect(str(tmp_path / "w.db"), isolation_level=None)
+    if held:
+        other.execute("BEGIN IMMEDIATE")
+    start = threading.Barrier(4)
+    results: dict[int, object] = {}
+
+    def loop_thread(t: int) -> None:
+        async def scenario():
+            start.wait()
+            names = [f"t{t}-{i:02}" for i in range(40)]
+            done = []
+            for chunk in range(0, 40, 10):
+                # No timer of its own: a write answered from another thread without
+                # waking this loop would leave it asleep (seen as a thread still alive).
+                done += await asyncio.gather(
+                    *(lanes.write(_shared_put(n)) for n in names[chunk : chunk + 10])
+                )
+            return done
+
+        try:
+            results[t] = asyncio.run(scenario())
+        except BaseException as exc:  # reported below
+            results[t] = exc
+
+    threads = [threading.Thread(target=loop_thread, args=(t,), daemon=True) for t in range(3)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    if held:
+        time.sleep(0.3)  # let the writes meet the lock and queue for the writer
+        other.execute("ROLLBACK")
+    for thread in threads:
+        thread.join(timeout=30)
+    other.close()
+    assert not any(thread.is_alive() for thread in threads), results
+    assert all(isinstance(results.get(t), list) for t in range(3)), results
+    assert _names(migrated) == sorted(f"t{t}-{i:02}" for t in range(3) for i in range(40))
+    assert lanes._lanes["write"].waiting == 0
+    lanes.shutdown()

@@ -123,6 +123,8 @@ class _Write:
     future: asyncio.Future[Any]
     #: The request's deadline (a :func:`time.monotonic` instant).
     at: float
+    #: The event loop ``future`` belongs to (answered there, from any thread).
+    loop: asyncio.AbstractEventLoop
 
     def shared(self) -> SharedWrite:
         return SharedWrite(self.fn, self.args, self.kwargs)
@@ -169,9 +171,11 @@ class WorkLanes:
         self._inline = Database(inline) if inline is not None else None
         self._inline_writes = 0
         self._background: set[asyncio.Future[Any]] = set()
-        # Group commit: writes gathered on the loop until its next turn, and those
-        # handed to the writer thread (taken under the lock by the one draining job).
-        self._gathered: list[_Write] = []
+        # Group commit: writes gathered on each event loop until its next turn (one app
+        # may serve several loops in several threads: the pytest plugin's uvicorn beside
+        # a test's ASGI client), and those handed to the writer thread (taken under the
+        # lock by the one draining job; each answered on its own loop).
+        self._gathered: dict[asyncio.AbstractEventLoop, list[_Write]] = {}
         self._to_writer: deque[_Write] = deque()
         self._writer_lock = threading.Lock()
         self._draining = False
@@ -263,11 +267,17 @@ class WorkLanes:
         if self._inline is not None and can_share(fn):
             loop = asyncio.get_running_loop()
             job = _Write(
-                fn, args, kwargs, loop.create_future(), time.monotonic() + self.request_timeout
+                fn,
+                args,
+                kwargs,
+                loop.create_future(),
+                time.monotonic() + self.request_timeout,
+                loop,
             )
-            self._gathered.append(job)
-            if len(self._gathered) == 1:
-                loop.call_soon(self._flush_gathered)
+            gathered = self._gathered.setdefault(loop, [])
+            gathered.append(job)
+            if len(gathered) == 1:
+                loop.call_soon(self._flush_gathered, loop)
             shared: T = await job.future
             return shared
         if self._lanes["write"].waiting:
@@ -284,16 +294,19 @@ class WorkLanes:
         if before // CHECKPOINT_EVERY != self._inline_writes // CHECKPOINT_EVERY:
             self._checkpoint_soon()
 
-    def _flush_gathered(self) -> None:
+    def _flush_gathered(self, loop: asyncio.AbstractEventLoop) -> None:
         """On the loop: run up to :data:`SHARED_INLINE` gathered writes in one inline
         transaction (the rest on the loop's next turn), or hand them to the writer
         thread when writes wait there already or the inline attempt meets a lock or the
         budget. Whatever goes wrong, each write of the batch is answered (a caller
         left waiting would wait forever: it has no deadline of its own)."""
-        batch = self._gathered[:SHARED_INLINE]
-        del self._gathered[:SHARED_INLINE]
-        if self._gathered:
-            asyncio.get_running_loop().call_soon(self._flush_gathered)
+        gathered = self._gathered[loop]
+        batch = gathered[:SHARED_INLINE]
+        del gathered[:SHARED_INLINE]
+        if gathered:
+            loop.call_soon(self._flush_gathered, loop)
+        else:  # nothing kept for a loop that may close
+            del self._gathered[loop]
         assert self._inline is not None
         if self._to_writer:  # don't overtake the writes already queued there
             self._hand_to_writer(batch)
@@ -324,23 +337,23 @@ class WorkLanes:
         batch = batch[:room]
         if not batch:
             return
-        lane.waiting += len(batch)
         with self._writer_lock:
+            lane.waiting += len(batch)
             self._to_writer.extend(batch)
             start = not self._draining
             self._draining = True
         if not start:
             return
         try:
-            lane.pool.submit(self._drain_writes, asyncio.get_running_loop())
+            lane.pool.submit(self._drain_writes)
         except BaseException as exc:  # answered below
             with self._writer_lock:
                 stranded = list(self._to_writer)
                 self._to_writer.clear()
                 self._draining = False
-            self._settle_from_writer([(job, Outcome(False, exc)) for job in stranded])
+            self._answer([(job, Outcome(False, exc)) for job in stranded])
 
-    def _drain_writes(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _drain_writes(self) -> None:
         """In the writer thread: run the queued shared writes, up to
         :data:`SHARED_LANE` per transaction, until none is left. A write whose deadline
         has passed is not run (:class:`DeadlineExceeded`); a transaction runs until the
@@ -369,13 +382,20 @@ class WorkLanes:
                 except BaseException as exc:  # its callers re-raise it
                     outcomes = [Outcome(False, exc)] * len(runnable)
                 settled.extend(zip(runnable, outcomes, strict=True))
-            with contextlib.suppress(RuntimeError):  # the loop closed: no one waits
-                loop.call_soon_threadsafe(self._settle_from_writer, settled)
+            self._answer(settled)
 
-    def _settle_from_writer(self, settled: list[tuple[_Write, Outcome]]) -> None:
-        self._lanes["write"].waiting -= len(settled)
+    def _answer(self, settled: list[tuple[_Write, Outcome]]) -> None:
+        """From any thread: no longer count ``settled`` as waiting in the write lane, and
+        answer each write on its own event loop (one whose loop closed has no one to
+        answer)."""
+        with self._writer_lock:
+            self._lanes["write"].waiting -= len(settled)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Write, Outcome]]] = {}
         for job, outcome in settled:
-            _settle(job.future, outcome)
+            by_loop.setdefault(job.loop, []).append((job, outcome))
+        for loop, answers in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop closed: no one waits
+                loop.call_soon_threadsafe(_settle_all, answers)
 
     def _checkpoint_soon(self) -> None:
         # The inline connection never checkpoints (a checkpoint writes and syncs the
@@ -456,6 +476,11 @@ class WorkLanes:
         if self._inline is not None:
             self._inline.close()
             self._inline.engine.dispose()
+
+
+def _settle_all(answers: list[tuple[_Write, Outcome]]) -> None:
+    for job, outcome in answers:
+        _settle(job.future, outcome)
 
 
 def _settle(future: asyncio.Future[Any], outcome: Outcome) -> None:
