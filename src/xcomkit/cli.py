@@ -13,31 +13,52 @@ import json
 import os
 import sys
 from enum import Enum
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
-from rich.console import Console
 
+from xcomkit import collector
 from xcomkit.durations import format_duration, parse_duration
 from xcomkit.logs import log_config
 from xcomkit.private_files import write_private
 from xcomkit.server.auth.roles import ROLES, normalize_role
 from xcomkit.shell import errors as cli_errors
+from xcomkit.shell.groups import LaterGroups, sub_app
 from xcomkit.shell.output import Output, emit_rows
 from xcomkit.shell.xcom import login, logout, xcom_app
 
 # The database side (SQLAlchemy, pydantic-settings, the store) is imported by the commands
 # that use it: ``xcomkit xcom ...`` then starts in about a third of the time.
 if TYPE_CHECKING:
+    from rich.console import Console
     from sqlalchemy import Engine
 
     from xcomkit.service.retention import CleanReport
     from xcomkit.settings import Settings
     from xcomkit.store.objects import ObjectStore
 
+db_app = sub_app("Database schema.")
+users_app = sub_app("Users and roles.")
+dags_app = sub_app("DAG definitions and DAG runs.")
+storage_app = sub_app("Values kept in object storage.")
+
+
+class _Xcomkit(LaterGroups):
+    """The ``xcomkit`` group: its sub-command groups are built when used (shell/groups.py)."""
+
+    later: ClassVar[dict[str, typer.Typer]] = {
+        "db": db_app,
+        "users": users_app,
+        "dags": dags_app,
+        "storage": storage_app,
+        "xcom": xcom_app,
+    }
+
+
 app = typer.Typer(
-    cls=cli_errors.XcomkitGroup,
+    cls=_Xcomkit,
     help="xcomkit: Apache Airflow 3's XCom REST API, standalone.",
     epilog=(
         "Exit codes: 0 ok, 1 not found, 2 usage, 3 authentication, 4 conflict, "
@@ -49,20 +70,26 @@ app = typer.Typer(
     # and a usage error is one line, not a box.
     rich_markup_mode=None,
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-users_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
-dags_app = typer.Typer(help="DAG definitions and DAG runs.", no_args_is_help=True)
-storage_app = typer.Typer(help="Values kept in object storage.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(users_app, name="users")
-app.add_typer(dags_app, name="dags")
-app.add_typer(storage_app, name="storage")
-app.add_typer(xcom_app, name="xcom")
 app.command("login")(login)
 app.command("logout")(logout)
 
-out = Console()
-err = Console(stderr=True)
+
+@cache
+def _out() -> Console:
+    """Standard output with rich markup, made on first use: rich is not imported by
+    ``xcomkit serve``, which prints plain lines (docs/performance.md, "Start-up")."""
+    from rich.console import Console
+
+    return Console()
+
+
+@cache
+def _err() -> Console:
+    """Standard error with rich markup, made on first use (as :func:`_out`)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
 
 DbOption = Annotated[
     str | None,
@@ -99,6 +126,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: Annotated[
         bool, typer.Option("--debug", help="Print the traceback of an error, too.")
     ] = False,
@@ -111,6 +139,8 @@ def _root(
 ) -> None:
     """xcomkit: Apache Airflow 3's XCom REST API, standalone."""
     cli_errors.debug = debug
+    if ctx.invoked_subcommand != "serve":  # serve: paused until its app is built
+        collector.resume()  # paused by main() while the command line was built and parsed
 
 
 def _settings(db: str | None) -> Settings:
@@ -123,7 +153,9 @@ def _settings(db: str | None) -> Settings:
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"]) or "settings"
-            err.print(f"[red]error:[/red] {where}: {error['msg']}", highlight=False, soft_wrap=True)
+            _err().print(
+                f"[red]error:[/red] {where}: {error['msg']}", highlight=False, soft_wrap=True
+            )
         raise typer.Exit(2) from None
 
 
@@ -226,9 +258,8 @@ def _load(engine: Engine, path: Path) -> None:
     except ManifestError as exc:
         raise cli_errors.CliError(str(exc), cli_errors.USAGE) from None
     kept = len(manifest.runs) - runs
-    out.print(
-        f"loaded {dags} DAG(s) from {path}: created {runs} new DAG run(s), kept {kept} existing",
-        soft_wrap=True,
+    typer.echo(  # plain: serve prints without rich
+        f"loaded {dags} DAG(s) from {path}: created {runs} new DAG run(s), kept {kept} existing"
     )
 
 
@@ -319,53 +350,73 @@ def serve(
     XCOMKIT_OFFLOAD_COMPRESSION, XCOMKIT_MAX_VALUE_BYTES and XCOMKIT_RETENTION_INTERVAL;
     docs/server.md lists every setting.
     """
-    import uvicorn
+    # Paused again until the app is built (xcomkit.server.asgi resumes it), and
+    # resumed here if the start stops before that: see xcomkit.collector.
+    collector.pause()
+    try:
+        import uvicorn
 
-    from xcomkit.server.connections import HEADER_TIMEOUT_ENV, raise_fd_limit
+        from xcomkit.server.connections import (
+            HEADER_TIMEOUT_ENV,
+            raise_fd_limit,
+            websocket_protocol,
+        )
 
-    if retention_interval is not None:
-        retention_interval = str(_duration("--retention-interval", retention_interval, True))
-    for env, given in (
-        ("XCOMKIT_RETENTION_INTERVAL", retention_interval),
-        ("XCOMKIT_REQUEST_TIMEOUT", request_timeout),
-        ("XCOMKIT_MAX_BODY_BYTES", max_body_bytes),
-        (HEADER_TIMEOUT_ENV, header_timeout),
-        ("XCOMKIT_OBJECT_STORE", object_store),
-        ("XCOMKIT_OFFLOAD_THRESHOLD", offload_threshold),
-        ("XCOMKIT_OFFLOAD_COMPRESSION", offload_compression.value if offload_compression else None),
-        ("XCOMKIT_MAX_VALUE_BYTES", max_value_bytes),
-    ):
-        if given is not None:
-            os.environ[env] = str(given)  # read again by each worker process
-    settings = _settings(db)
-    _object_store(settings)  # a store that cannot be used fails here, in one line
-    engine = _engine(settings)
-    if dags is not None:
-        _load(engine, dags)
-    if demo:
-        name, password = _demo_admin(engine)
-        shown = password or "(set earlier; reset it with `xcomkit users create admin --role admin`)"
-        out.print(f"admin user: [bold]{name}[/bold]  password: [bold]{shown}[/bold]")
-    if no_auth:
-        err.print("[yellow]warning:[/yellow] --no-auth: every request is served as an admin")
-    engine.dispose()
-    os.environ["XCOMKIT_DB"] = settings.db
-    os.environ["XCOMKIT_AUTH"] = "false" if no_auth else "true"
-    _check_port(host, port)
-    out.print(f"xcomkit serving on http://{host}:{port}  (database {settings.db})")
-    raise_fd_limit()
-    uvicorn.run(
-        "xcomkit.server.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-        http="xcomkit.server.connections:HeaderDeadlineProtocol",
-        timeout_keep_alive=keep_alive_timeout,
-        limit_concurrency=limit_concurrency,
-        log_config=log_config(log_format.value),
-    )
+        if retention_interval is not None:
+            retention_interval = str(_duration("--retention-interval", retention_interval, True))
+        for env, given in (
+            ("XCOMKIT_RETENTION_INTERVAL", retention_interval),
+            ("XCOMKIT_REQUEST_TIMEOUT", request_timeout),
+            ("XCOMKIT_MAX_BODY_BYTES", max_body_bytes),
+            (HEADER_TIMEOUT_ENV, header_timeout),
+            ("XCOMKIT_OBJECT_STORE", object_store),
+            ("XCOMKIT_OFFLOAD_THRESHOLD", offload_threshold),
+            (
+                "XCOMKIT_OFFLOAD_COMPRESSION",
+                offload_compression.value if offload_compression else None,
+            ),
+            ("XCOMKIT_MAX_VALUE_BYTES", max_value_bytes),
+        ):
+            if given is not None:
+                os.environ[env] = str(given)  # read again by each worker process
+        settings = _settings(db)
+        _object_store(settings)  # a store that cannot be used fails here, in one line
+        engine = _engine(settings)
+        if dags is not None:
+            _load(engine, dags)
+        if demo:
+            name, password = _demo_admin(engine)
+            shown = (
+                password or "(set earlier; reset it with `xcomkit users create admin --role admin`)"
+            )
+            bold_name, bold_shown = typer.style(name, bold=True), typer.style(shown, bold=True)
+            typer.echo(f"admin user: {bold_name}  password: {bold_shown}")
+        if no_auth:
+            warning = typer.style("warning:", fg="yellow")
+            typer.echo(f"{warning} --no-auth: every request is served as an admin", err=True)
+        engine.dispose()
+        os.environ["XCOMKIT_DB"] = settings.db
+        os.environ["XCOMKIT_AUTH"] = "false" if no_auth else "true"
+        _check_port(host, port)
+        typer.echo(f"xcomkit serving on http://{host}:{port}  (database {settings.db})")
+        raise_fd_limit()
+        if workers > 1:
+            collector.resume()  # this process only supervises; each worker pauses its own
+        uvicorn.run(
+            "xcomkit.server.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+            http="xcomkit.server.connections:HeaderDeadlineProtocol",
+            ws=websocket_protocol(),
+            timeout_keep_alive=keep_alive_timeout,
+            limit_concurrency=limit_concurrency,
+            log_config=log_config(log_format.value),
+        )
+    finally:
+        collector.resume()
 
 
 @db_app.command("migrate")
@@ -376,7 +427,7 @@ def db_migrate(db: DbOption = None) -> None:
     settings = _settings(db)
     _engine(settings, migrate_if_needed=False)
     migrate(make_engine(settings.db))
-    out.print(f"database {settings.db} is at the newest revision")
+    _out().print(f"database {settings.db} is at the newest revision")
 
 
 @db_app.command("recount")
@@ -391,7 +442,7 @@ def db_recount(db: DbOption = None) -> None:
     engine = _engine(_settings(db))
     with engine.begin() as conn:
         XComStore(conn).recount()
-    out.print("recounted the XComs of every DAG run")
+    _out().print("recounted the XComs of every DAG run")
 
 
 def _duration(option: str, text: str, allow_zero: bool = False) -> int:
@@ -447,10 +498,10 @@ def db_clean(
                     raise cli_errors.CliError(f"no DAG {dag_id!r}", cli_errors.NOT_FOUND)
         cutoff = retention.cutoff_for(seconds)
         what = "XComs with a timestamp" + (" and DAG runs with a run_after" if runs else "")
-        out.print(f"{what} before {cutoff.isoformat(timespec='seconds')}", soft_wrap=True)
+        _out().print(f"{what} before {cutoff.isoformat(timespec='seconds')}", soft_wrap=True)
         planned = retention.plan(engine, cutoff, dag_id=dag_id, runs=runs)
         if dry_run:
-            out.print(f"would remove {_removed(planned)}", soft_wrap=True)
+            _out().print(f"would remove {_removed(planned)}", soft_wrap=True)
             _by_dag(planned)
             return
         report: CleanReport | None = None
@@ -480,13 +531,13 @@ def db_clean(
                 if "interrupted" not in str(exc.orig):
                     raise
         if report is None:
-            err.print(
+            _err().print(
                 f"interrupted: {removed:,} row(s) removed in whole batches; "
                 "run the same command again to continue",
                 soft_wrap=True,
             )
             raise typer.Exit(130)
-        out.print(
+        _out().print(
             f"removed {_removed(report)} in {report.seconds:.1f} s ({report.rate:,.0f} rows/s)",
             soft_wrap=True,
         )
@@ -510,7 +561,7 @@ def _by_dag(report: CleanReport) -> None:
     table = Table("dag_id", "xcoms", "dag_runs")
     for name, (xcoms, runs) in sorted(report.by_dag.items()):
         table.add_row(name, f"{xcoms:,}", f"{runs:,}")
-    out.print(table)
+    _out().print(table)
 
 
 @db_app.command("reindex")
@@ -532,7 +583,7 @@ def db_reindex(db: DbOption = None) -> None:
             "*_pattern filters scan every XCom",
             cli_errors.SERVER,
         )
-    out.print("rebuilt the search index of every XCom")
+    _out().print("rebuilt the search index of every XCom")
 
 
 def _audit_user_change(action: str, username: str, role: str | None) -> None:
@@ -599,9 +650,9 @@ def users_create(
         created = user_store.upsert_user(conn, username, hash_password(password), role)
     _audit_user_change("create_user" if created else "update_user", username, role)
     if created:
-        out.print(f"created user {username!r} with role {role}", soft_wrap=True)
+        _out().print(f"created user {username!r} with role {role}", soft_wrap=True)
     else:
-        out.print(
+        _out().print(
             f"replaced the password of existing user {username!r}; role {role}", soft_wrap=True
         )
 
@@ -620,7 +671,7 @@ def users_delete(
     if not deleted:
         raise cli_errors.CliError(f"no user {username!r}", cli_errors.NOT_FOUND)
     _audit_user_change("delete_user", username, None)
-    out.print(f"deleted user {username!r}", soft_wrap=True)
+    _out().print(f"deleted user {username!r}", soft_wrap=True)
 
 
 @users_app.command("list")
@@ -636,7 +687,7 @@ def users_list(db: DbOption = None) -> None:
     table = Table("username", "role", "created_at")
     for row in rows:
         table.add_row(row.username, row.role, row.created_at.isoformat())
-    out.print(table)
+    _out().print(table)
 
 
 @dags_app.command("load")
@@ -778,29 +829,29 @@ def storage_gc(
 
     def line(label: str, items: list[Any]) -> None:
         size = sum(obj.size for obj in items)
-        out.print(
+        _out().print(
             f"{label:<34} {len(items):>9,} objects {size:>15,} bytes",
             highlight=False,
             soft_wrap=True,
         )
 
-    out.print(f"object store {store.url}", highlight=False, soft_wrap=True)
+    _out().print(f"object store {store.url}", highlight=False, soft_wrap=True)
     line("referenced by a row (kept)", report.referenced)
     line(f"younger than {min_age:g} s (kept)", report.young)
     line("not made by xcomkit (left alone)", report.foreign)
     line("garbage", report.garbage)
     if apply:
-        out.print(
+        _out().print(
             f"removed {report.removed:,} objects, {report.removed_bytes:,} bytes", highlight=False
         )
     else:
-        out.print(
+        _out().print(
             "dry run: nothing removed (--apply removes the garbage)",
             highlight=False,
             soft_wrap=True,
         )
     if report.dangling:
-        err.print(
+        _err().print(
             f"[yellow]warning:[/yellow] {report.dangling} rows name an object that was not "
             "found (written during this run, or removed behind xcomkit's back)",
             soft_wrap=True,
@@ -829,13 +880,22 @@ def seed(
     try:
         stats = seed_database(engine, xcoms=xcoms, runs=runs, progress=print_progress)
     except SeedError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _err().print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    out.print(
+    _out().print(
         f"seeded {stats.runs:,} DAG runs and {stats.xcoms:,} XComs ({stats.rate:,.0f} rows/s)"
     )
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    The cyclic garbage collector is paused while the command line is built and parsed
+    and until the command starts (``serve``: until its app is built); see
+    :mod:`xcomkit.collector`.
+    """
+    collector.pause()
+    try:
+        app()
+    finally:
+        collector.resume()

@@ -12,23 +12,36 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from xcomkit.store.db import make_engine, migrate
 
 MANIFEST = Path(__file__).resolve().parents[1] / "data" / "manifest.yaml"
 
-#: Runs ``xcomkit ARGS`` (argv[1:]) with uvicorn.run replaced by loading the app; prints
-#: the loaded app's class name and the imported modules as JSON.
+#: Runs ``xcomkit ARGS`` (argv[1:], through the console script's ``main``) with uvicorn.run
+#: replaced by loading the app; prints the loaded app's class name, the imported modules
+#: and the garbage collector's state once the app was loaded, as JSON.
 SERVE = """
-import json, sys, uvicorn
+import gc, json, sys, uvicorn
 loaded = []
 def load_only(app, **kwargs):
     config = uvicorn.Config(app, **kwargs)
     config.load()
     loaded.append(type(sys.modules[app.partition(":")[0]].app).__name__)
+    loaded.append({
+        "gc_enabled": gc.isenabled(),
+        "frozen": gc.get_freeze_count(),
+        "collections": [g["collections"] for g in gc.get_stats()],
+        "collections_before": before,
+    })
 uvicorn.run = load_only
-from xcomkit.cli import app
-app(sys.argv[1:], standalone_mode=False)
+from xcomkit.cli import main
+sys.argv = ["xcomkit", *sys.argv[1:]]
+before = [g["collections"] for g in gc.get_stats()]
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
 print(json.dumps({"loaded": loaded, "modules": sorted(sys.modules)}))
 """
 
@@ -45,6 +58,8 @@ NOT_AT_START = {
     "pygments": "httpx's command line, through httpx",
     "cryptography": "PyJWT's RSA/EC keys; tokens are HS512",
     "psycopg": "PostgreSQL only",
+    "websockets": "WebSocket upgrades (uvicorn's protocol, imported by the first one)",
+    "rich": "the CLI's tables, progress bars and marked-up messages; serve prints plain lines",
 }
 #: Modules (not top-level packages) the same server must not import at start.
 MODULES_NOT_AT_START = {
@@ -52,8 +67,9 @@ MODULES_NOT_AT_START = {
 }
 
 
-def serve_modules(*args: str, cwd: Path) -> tuple[list[str], set[str]]:
-    """Run the serve path with ``args``; the loaded app's class and the modules imported."""
+def serve_modules(*args: str, cwd: Path) -> tuple[list[Any], set[str]]:
+    """Run the serve path with ``args``; the loaded app's class and the garbage collector's
+    state once it was loaded, and the modules imported."""
     result = subprocess.run(
         [sys.executable, "-c", SERVE, "serve", "--port", "0", *args],
         capture_output=True,
@@ -80,7 +96,7 @@ def test_serve_on_a_current_database_imports_none_of_the_heavy_optional_modules(
 
     loaded, modules = serve_modules("--db", url, "--dags", str(MANIFEST), cwd=tmp_path)
 
-    assert loaded == ["FastAPI"]
+    assert loaded[0] == "FastAPI"
     assert top_level(modules) & set(NOT_AT_START) == set()
     assert modules & set(MODULES_NOT_AT_START) == set()
     assert not {m for m in modules if m.startswith(("xcomkit.modern", "xcomkit.client"))}
@@ -91,8 +107,9 @@ def test_serve_on_an_empty_database_migrates_it_with_alembic(tmp_path: Path) -> 
 
     loaded, modules = serve_modules("--db", url, cwd=tmp_path)
 
-    assert loaded == ["FastAPI"]
+    assert loaded[0] == "FastAPI"
     assert "alembic" in top_level(modules)
+    assert "yaml" not in top_level(modules)  # no --dags: no manifest to read
     engine = make_engine(url)
     try:
         from xcomkit.store.db import needs_migration
@@ -107,5 +124,19 @@ def test_serve_demo_hashes_the_admin_password_with_argon2(tmp_path: Path) -> Non
 
     loaded, modules = serve_modules("--db", url, "--demo", cwd=tmp_path)
 
-    assert loaded == ["FastAPI"]
+    assert loaded[0] == "FastAPI"
     assert "argon2" in top_level(modules)
+
+
+def test_serve_pauses_the_garbage_collector_until_the_app_is_built(tmp_path: Path) -> None:
+    """From the console script's start until the app is built the collector is paused
+    (xcomkit.collector); then it runs again, with the objects made so far frozen."""
+    url = f"sqlite:///{tmp_path / 'gc.db'}"
+
+    loaded, _ = serve_modules("--db", url, cwd=tmp_path)
+
+    assert loaded[0] == "FastAPI"
+    state = loaded[1]
+    assert state["collections"] == state["collections_before"]  # none while starting
+    assert state["gc_enabled"] is True
+    assert state["frozen"] > 50_000

@@ -7,12 +7,13 @@ import contextlib
 import socket
 import threading
 import time
+from typing import Any
 
 import pytest
 import uvicorn
 
 from tests.conftest import free_port
-from xcomkit.server.connections import HeaderDeadlineProtocol, raise_fd_limit
+from xcomkit.server.connections import HeaderDeadlineProtocol, raise_fd_limit, websocket_protocol
 
 BIG = 64 * 1024 * 1024
 
@@ -181,3 +182,54 @@ def test_head_and_a_large_body_in_one_read_is_not_431(server) -> None:
         sock.sendall(request)
         sock.settimeout(5)
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+
+
+def _upgrade_answer(ws: Any) -> bytes:
+    """The status line a uvicorn server (``ws``) answers a WebSocket upgrade request with,
+    serving a FastAPI app that has no WebSocket route."""
+    from fastapi import FastAPI
+
+    web = FastAPI()
+
+    @web.get("/plain")
+    async def plain() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    port = free_port()
+    config = uvicorn.Config(
+        web, port=port, http=HeaderDeadlineProtocol, ws=ws, log_level="critical"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(
+                b"GET /plain HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            return sock.recv(4096).split(b"\r\n", 1)[0]
+    finally:
+        srv.should_exit = True
+        thread.join(5)
+
+
+def test_a_websocket_upgrade_is_answered_as_with_uvicorns_auto_protocol() -> None:
+    """serve's lazily imported WebSocket protocol answers an upgrade as ``ws="auto"`` does
+    (the app has no WebSocket route: 403), not as a plain GET (200)."""
+    assert websocket_protocol() != "none"  # websockets is installed (uvicorn[standard])
+    assert (
+        _upgrade_answer(websocket_protocol())
+        == _upgrade_answer("auto")
+        == b"HTTP/1.1 403 Forbidden"
+    )
+
+
+def test_the_websocket_protocol_pickles_for_worker_processes() -> None:
+    import pickle
+
+    protocol = websocket_protocol()
+    assert pickle.loads(pickle.dumps(protocol)) is protocol

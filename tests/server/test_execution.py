@@ -327,11 +327,14 @@ def migrated(engine):
     return engine
 
 
-def test_writes_that_arrive_together_share_a_commit_and_answer_after_it(migrated) -> None:
+def test_writes_that_arrive_together_share_a_commit_and_answer_after_it(
+    migrated, monkeypatch
+) -> None:
     from sqlalchemy import event
 
     from xcomkit.server import execution
 
+    monkeypatch.setattr(execution, "INLINE_BUDGET", 60.0)  # batches cut by size only
     lanes = WorkLanes(migrated, request_timeout=5)
     log: list[str] = []
     event.listen(lanes._inline.engine, "commit", lambda _conn: log.append("commit"))
@@ -608,4 +611,53 @@ def test_shared_writes_from_event_loops_in_several_threads_are_each_answered_on_
     assert all(isinstance(results.get(t), list) for t in range(3)), results
     assert _names(migrated) == sorted(f"t{t}-{i:02}" for t in range(3) for i in range(40))
     assert lanes._lanes["write"].waiting == 0
+    lanes.shutdown()
+
+
+def test_gathered_writes_start_only_within_the_inline_budget(migrated, monkeypatch) -> None:
+    """Past the budget no further write starts in the loop's transaction: those done
+    commit, the rest run on the loop's next turns (none is lost or rolled back)."""
+    from sqlalchemy import event
+
+    from xcomkit.server import execution
+
+    monkeypatch.setattr(execution, "INLINE_BUDGET", 0.0)  # every write overruns it
+    lanes = WorkLanes(migrated, request_timeout=5)
+    commits: list[int] = []
+    event.listen(lanes._inline.engine, "commit", lambda _conn: commits.append(1))
+
+    async def scenario():
+        return await asyncio.gather(*(lanes.write(_shared_put(f"b{i}")) for i in range(5)))
+
+    assert asyncio.run(scenario()) == [threading.main_thread().name] * 5
+    assert len(commits) == 5  # one write per turn, each committed
+    assert _names(migrated) == [f"b{i}" for i in range(5)]
+    lanes.shutdown()
+
+
+def test_a_write_interrupted_in_a_shared_transaction_moves_the_batch_to_the_writer(
+    migrated,
+) -> None:
+    """SQLite rolls back the whole transaction when a statement is interrupted: the
+    writes of the batch then all run again in the writer thread, and all commit."""
+    from xcomkit.store.database import shares_transactions
+
+    lanes = WorkLanes(migrated, request_timeout=10)
+
+    @shares_transactions
+    def slow_put(db):
+        with db.writing() as conn:
+            conn.execute(text(SLOW_SQL.replace("1000000000", "3000000")))
+            conn.execute(text("INSERT INTO xcomkit_kv (name, value) VALUES ('slow', 'v')"))
+        return threading.current_thread().name
+
+    async def scenario():
+        return await asyncio.gather(
+            lanes.write(_shared_put("before")),
+            lanes.write(slow_put),
+            lanes.write(_shared_put("after")),
+        )
+
+    assert asyncio.run(scenario()) == ["xcomkit-write_0"] * 3
+    assert _names(migrated) == ["after", "before", "slow"]
     lanes.shutdown()

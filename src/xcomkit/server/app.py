@@ -114,11 +114,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     errors.install(app)
 
+    # Each route is built here, once (server/routing.py).
     for module in (auth, xcom, dag_runs, monitor, bulk):  # bulk: xcomkit's own /xcomkit/v1
-        app.include_router(module.router)
+        module.router.include_in(app)
 
     # The web page at "/" (docs/ui.md): static files, a client of the API above.
-    app.include_router(ui_router)
+    ui_router.include_in(app)
 
     ctx: ServerContext = app.state.ctx
     # Innermost: answers well-formed XCom requests without FastAPI's per-request

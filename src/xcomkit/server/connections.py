@@ -9,6 +9,9 @@ request head within ``XCOMKIT_HEADER_TIMEOUT`` seconds (default 10) of opening, 
 again of each response, or it is closed. Bodies are not timed here: they belong to a
 request whose caller is known (see :mod:`xcomkit.server.guard`) and to its deadline.
 
+:func:`websocket_protocol` keeps uvicorn's answer to a WebSocket upgrade request without
+importing a WebSocket library at start.
+
 :func:`raise_fd_limit` lifts the soft open-files limit to the hard one at start-up, so
 that the connection limit (uvicorn's ``limit_concurrency``), not the kernel, decides
 when new clients are refused; docs/security.md gives the arithmetic.
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -137,3 +140,32 @@ def raise_fd_limit() -> tuple[int, int]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
     return soft, hard
+
+
+def websocket_protocol() -> type[asyncio.Protocol] | str:
+    """What ``xcomkit serve`` gives uvicorn as ``ws``: its ``"auto"`` WebSocket protocol,
+    imported on the first WebSocket upgrade request instead of at start.
+
+    xcomkit serves no WebSocket route. uvicorn still hands an upgrade request to its
+    WebSocket protocol, and the app refuses it (403), as Airflow's api-server answers
+    one; without a protocol uvicorn would treat it as a plain HTTP request instead. So
+    the protocol stays, but importing it (the ``websockets`` package) cost ~12 ms and
+    0.6 MB at every start (docs/performance.md, "Start-up"): :func:`_upgraded`, given
+    instead, imports and builds it per upgrade request. ``"none"`` when no WebSocket
+    library is installed, as ``"auto"`` then resolves.
+    """
+    from importlib.util import find_spec
+
+    if find_spec("websockets") is None and find_spec("wsproto") is None:
+        return "none"
+    # uvicorn only calls what it is given (with keyword arguments), as it calls a class;
+    # a module-level function pickles for worker processes.
+    return cast("type[asyncio.Protocol]", _upgraded)
+
+
+def _upgraded(**kwargs: Any) -> asyncio.Protocol:
+    """uvicorn's ``"auto"`` WebSocket protocol for one upgrade request (imported now)."""
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+    assert AutoWebSocketsProtocol is not None  # websocket_protocol found a library
+    return AutoWebSocketsProtocol(**kwargs)

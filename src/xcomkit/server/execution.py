@@ -176,6 +176,7 @@ class WorkLanes:
         # a test's ASGI client), and those handed to the writer thread (taken under the
         # lock by the one draining job; each answered on its own loop).
         self._gathered: dict[asyncio.AbstractEventLoop, list[_Write]] = {}
+        self._flush_scheduled: set[asyncio.AbstractEventLoop] = set()
         self._to_writer: deque[_Write] = deque()
         self._writer_lock = threading.Lock()
         self._draining = False
@@ -274,10 +275,8 @@ class WorkLanes:
                 time.monotonic() + self.request_timeout,
                 loop,
             )
-            gathered = self._gathered.setdefault(loop, [])
-            gathered.append(job)
-            if len(gathered) == 1:
-                loop.call_soon(self._flush_gathered, loop)
+            self._gathered.setdefault(loop, []).append(job)
+            self._flush_soon(loop)
             shared: T = await job.future
             return shared
         if self._lanes["write"].waiting:
@@ -294,36 +293,50 @@ class WorkLanes:
         if before // CHECKPOINT_EVERY != self._inline_writes // CHECKPOINT_EVERY:
             self._checkpoint_soon()
 
+    def _flush_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop not in self._flush_scheduled:
+            self._flush_scheduled.add(loop)
+            loop.call_soon(self._flush_gathered, loop)
+
     def _flush_gathered(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On the loop: run up to :data:`SHARED_INLINE` gathered writes in one inline
-        transaction (the rest on the loop's next turn), or hand them to the writer
-        thread when writes wait there already or the inline attempt meets a lock or the
-        budget. Whatever goes wrong, each write of the batch is answered (a caller
-        left waiting would wait forever: it has no deadline of its own)."""
-        gathered = self._gathered[loop]
+        """On ``loop``: run its gathered writes in one inline transaction, starting new
+        ones for :data:`INLINE_BUDGET` seconds and at most :data:`SHARED_INLINE`, each
+        under that budget too (the others wait for the loop's next turn); or hand them
+        to the writer thread when writes wait there already or the inline attempt meets
+        a lock or a write runs past its budget (the transaction then rolled back).
+        Whatever goes wrong, each write started is answered (a caller left waiting
+        would wait for ever: it has no deadline of its own)."""
+        self._flush_scheduled.discard(loop)
+        gathered = self._gathered.get(loop, [])
         batch = gathered[:SHARED_INLINE]
         del gathered[:SHARED_INLINE]
-        if gathered:
-            loop.call_soon(self._flush_gathered, loop)
-        else:  # nothing kept for a loop that may close
-            del self._gathered[loop]
         assert self._inline is not None
         if self._to_writer:  # don't overtake the writes already queued there
             self._hand_to_writer(batch)
-            return
-        try:
-            with db.deadline(time.monotonic() + INLINE_BUDGET):
-                outcomes = self._inline.run_shared([job.shared() for job in batch])
-        except DBAPIError as exc:
-            if is_transient(exc):  # rolled back: nothing was written
-                self._hand_to_writer(batch)
-                return
-            outcomes = [Outcome(False, exc)] * len(batch)
-        except BaseException as exc:  # its callers re-raise it
-            outcomes = [Outcome(False, exc)] * len(batch)
-        self._count_inline_writes(sum(outcome.ok for outcome in outcomes))
-        for job, outcome in zip(batch, outcomes, strict=True):
-            _settle(job.future, outcome)
+            batch = []
+        elif batch:
+            try:
+                outcomes = self._inline.run_shared(
+                    [job.shared() for job in batch],
+                    start_until=time.monotonic() + INLINE_BUDGET,
+                    each_budget=INLINE_BUDGET,
+                )
+            except DBAPIError as exc:
+                if is_transient(exc):  # rolled back: nothing was written
+                    self._hand_to_writer(batch)
+                    batch, outcomes = [], []
+                else:
+                    outcomes = [Outcome(False, exc)] * len(batch)
+            except BaseException as exc:  # its callers re-raise it
+                outcomes = [Outcome(False, exc)] * len(batch)
+            self._count_inline_writes(sum(outcome.ok for outcome in outcomes))
+            for job, outcome in zip(batch, outcomes, strict=False):
+                _settle(job.future, outcome)
+            gathered[:0] = batch[len(outcomes) :]  # not started: the next turn's
+        if gathered:
+            self._flush_soon(loop)
+        else:  # nothing kept for a loop that may close
+            self._gathered.pop(loop, None)
 
     def _hand_to_writer(self, batch: list[_Write]) -> None:
         """Queue gathered writes for the writer thread (refusing those beyond the

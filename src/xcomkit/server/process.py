@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from xcomkit import collector
+
 
 def import_pyjwt_hmac_only() -> None:
     """Import PyJWT without its optional ``cryptography`` backend, if neither is loaded yet.
@@ -36,5 +38,15 @@ def import_pyjwt_hmac_only() -> None:
 
 
 def prepare_serving_process() -> None:
-    """Everything :mod:`xcomkit.server.asgi` does to its process before building the app."""
+    """Everything :mod:`xcomkit.server.asgi` does to its process before building the app:
+    pauses the garbage collector (:mod:`xcomkit.collector`; already paused when
+    ``xcomkit serve`` runs its only worker itself) and imports PyJWT for HMAC only."""
+    collector.pause()
     import_pyjwt_hmac_only()
+
+
+def serving_process_ready() -> None:
+    """What :mod:`xcomkit.server.asgi` does once the app is built: the garbage collector
+    runs again, never walking the objects made so far, which live as long as the process
+    (:func:`xcomkit.collector.resume` with ``freeze``)."""
+    collector.resume(freeze=True)

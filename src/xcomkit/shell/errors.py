@@ -23,11 +23,14 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import typer
 import typer.core
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 OK = 0
 NOT_FOUND = 1
@@ -39,7 +42,14 @@ SERVER = 5
 #: Set by ``xcomkit --debug`` for the current invocation.
 debug = False
 
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@cache
+def _stderr() -> Console:
+    # Made on the first error: rich is not imported by a command that does not print
+    # with it (``xcomkit serve``; docs/performance.md, "Start-up").
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class CliError(Exception):
@@ -100,6 +110,6 @@ class XcomkitGroup(typer.core.TyperGroup):
 
 def _report(error: CliError, cause: BaseException) -> None:
     if debug:
-        _err.print("".join(traceback.format_exception(cause)), end="", markup=False)
-    _err.print(f"error: {error.message}", markup=False)
+        _stderr().print("".join(traceback.format_exception(cause)), end="", markup=False)
+    _stderr().print(f"error: {error.message}", markup=False)
     raise typer.Exit(error.exit_code)

@@ -10,11 +10,12 @@ import enum
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from rich.console import Console
-from rich.table import Table
+# yaml and rich are imported by the formats that use them: the CLI module imports this
+# one, and ``xcomkit serve`` prints no table (docs/performance.md, "Start-up").
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Output(str, enum.Enum):
@@ -37,12 +38,16 @@ def plain_value(value: Any) -> str:
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     return Console(soft_wrap=False, highlight=False)
 
 
 def emit_document(data: Any, fmt: Output) -> None:
     """Print ``data`` (decoded JSON) as JSON or YAML."""
     if fmt is Output.yaml:
+        import yaml
+
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     else:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
@@ -65,6 +70,8 @@ def emit_rows(
         for row in rows:
             sys.stdout.write("\t".join(_cell(row.get(c)) for c in columns) + "\n")
         return
+    from rich.table import Table
+
     table = Table(*columns, show_lines=False)
     for column in table.columns:
         column.overflow = "fold"
@@ -86,6 +93,8 @@ def emit_entry(entry: dict[str, Any], fmt: Output) -> None:
     elif fmt is Output.plain:
         sys.stdout.write(plain_value(entry.get("value")) + "\n")
     else:
+        from rich.table import Table
+
         table = Table("field", "value", show_header=False)
         table.columns[1].overflow = "fold"
         for name, value in entry.items():

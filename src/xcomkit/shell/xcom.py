@@ -16,11 +16,10 @@ import typer
 
 from xcomkit.shell import output, remote
 from xcomkit.shell.errors import CONFLICT, USAGE, CliError
+from xcomkit.shell.groups import sub_app
 from xcomkit.shell.output import Output
 
-xcom_app = typer.Typer(
-    help="Read, write and move XComs on an Airflow 3 API server.", no_args_is_help=True
-)
+xcom_app = sub_app("Read, write and move XComs on an Airflow 3 API server.")
 
 ApiUrl = Annotated[
     str | None,

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from xcomkit.store.db import current_deadline, deadline
 from xcomkit.store.driver import execute_plain
 from xcomkit.store.faults import is_transient
 
@@ -148,11 +150,25 @@ class Database:
                 self._drop("writer", conn)
             raise
 
-    def run_shared(self, writes: Sequence[SharedWrite]) -> list[Outcome]:
+    def run_shared(
+        self,
+        writes: Sequence[SharedWrite],
+        *,
+        start_until: float | None = None,
+        each_budget: float | None = None,
+    ) -> list[Outcome]:
         """Run write rules (each marked with :func:`shares_transactions`) in one
         transaction on this thread's kept connection, each in its own savepoint, and
         commit once: a rule that raises has its own changes undone and its exception
         returned as its :class:`Outcome`; the others' are kept.
+
+        ``start_until`` (a :func:`time.monotonic` instant): no write starts after it;
+        the outcomes then cover only the first writes, and the caller runs the rest
+        later. ``each_budget`` (seconds): each write runs under a :func:`deadline` that
+        many seconds from its start (within the thread's own). SQLite rolls back the
+        whole transaction when a statement is interrupted, so a batch bounded by one
+        deadline would lose every write done before it ran out; bounded this way, only a
+        single slow write can be interrupted.
 
         One commit for many writes: on SQLite a create's commit (its WAL frames: the
         row's table and index pages) cost more CPU than its three statements (measured
@@ -174,10 +190,17 @@ class Database:
         try:
             with conn.begin():
                 for fn, args, kwargs in writes:
+                    if outcomes and start_until is not None and time.monotonic() >= start_until:
+                        break
                     if not alone:
                         execute_plain(conn, f"SAVEPOINT {_SAVEPOINT}")
                     try:
-                        outcomes.append(Outcome(True, fn(shared, *args, **kwargs)))
+                        if each_budget is None:
+                            value = fn(shared, *args, **kwargs)
+                        else:
+                            with deadline(_sooner(time.monotonic() + each_budget)):
+                                value = fn(shared, *args, **kwargs)
+                        outcomes.append(Outcome(True, value))
                     except BaseException as exc:  # the rule's outcome
                         if alone or (isinstance(exc, DBAPIError) and is_transient(exc)):
                             raise
@@ -207,6 +230,12 @@ class Database:
         for _thread, conn in opened:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def _sooner(at: float) -> float:
+    """``at``, or this thread's :func:`deadline` if that comes first."""
+    current = current_deadline()
+    return at if current is None else min(at, current)
 
 
 class _SharedTransaction(Database):

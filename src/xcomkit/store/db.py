@@ -52,6 +52,12 @@ def deadline(at: float | None) -> Iterator[None]:
         _deadline.at = previous
 
 
+def current_deadline() -> float | None:
+    """This thread's :func:`deadline` (a :func:`time.monotonic` instant), or None."""
+    at: float | None = getattr(_deadline, "at", None)
+    return at
+
+
 def deadline_passed() -> bool:
     """True when this thread's :func:`deadline` is set and has passed."""
     at = getattr(_deadline, "at", None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
@@ -25,6 +25,7 @@ from xcomkit.server.encoding import json_response
 from xcomkit.server.execution import LaneFull, Unavailable
 from xcomkit.server.login_gate import BUSY
 from xcomkit.server.models import LoginBody, LoginResponse
+from xcomkit.server.routing import ResourceRouter
 from xcomkit.service.users import (
     LoginLimits,
     check_login,
@@ -34,7 +35,7 @@ from xcomkit.service.users import (
     upgrade_password_hash,
 )
 
-router = APIRouter(prefix="/auth", tags=["Login"])
+router = ResourceRouter(prefix="/auth", tags=["Login"])
 
 _LOGIN_ERRORS = errors.documented(400, 401, 408, 413, 415, 422, 429, 503)
 

@@ -27,7 +27,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 from sqlalchemy import Row
@@ -41,6 +41,7 @@ from xcomkit.server.deps import Reader, ServerContext, Writer
 from xcomkit.server.encoding import dumps, json_response
 from xcomkit.server.execution import Unavailable
 from xcomkit.server.models import StrictModel, addressable_key, checked_value
+from xcomkit.server.routing import ResourceRouter
 from xcomkit.service import bulk as rules
 from xcomkit.service import xcoms as xcom_rules
 from xcomkit.store.bulk import ExportCursor
@@ -49,7 +50,7 @@ from xcomkit.store.xcoms import ListFilter
 
 log = logging.getLogger("xcomkit.server")
 
-router = APIRouter(prefix="/xcomkit/v1", tags=["xcomkit bulk"])
+router = ResourceRouter(prefix="/xcomkit/v1", tags=["xcomkit bulk"])
 
 #: Most entries one import request may hold (more: 413).
 IMPORT_MAX_ENTRIES = 1000

@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import HTTPException, Query, Request, Response
 from sqlalchemy import ColumnElement, Row
 
 from xcomkit import values
@@ -29,11 +29,12 @@ from xcomkit.server.models import (
 )
 from xcomkit.server.ordering import parse_order_by
 from xcomkit.server.patterns import like_patterns, prefix_bounds
+from xcomkit.server.routing import ResourceRouter
 from xcomkit.service import dag_runs as rules
 from xcomkit.store import dag_runs
 from xcomkit.store.schema import dag_run
 
-router = APIRouter(
+router = ResourceRouter(
     prefix="/api/v2/dags/{dag_id}/dagRuns",
     tags=["DagRun"],
     responses=errors.documented(400, 401, 403, 404, 408, 409, 413, 422, 503),

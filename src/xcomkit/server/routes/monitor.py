@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 import xcomkit
 from xcomkit.server import errors
 from xcomkit.server.deps import Ctx
 from xcomkit.server.encoding import json_response
 from xcomkit.server.models import HealthInfoResponse, VersionInfo
+from xcomkit.server.routing import ResourceRouter
 from xcomkit.service.health import database_is_up
 
-router = APIRouter(prefix="/api/v2", tags=["Monitor"])
+router = ResourceRouter(prefix="/api/v2", tags=["Monitor"])
 
 _UNAVAILABLE = errors.documented(503)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from sqlalchemy import Row
 from starlette.types import Scope
 
@@ -36,10 +36,11 @@ from xcomkit.server.models import (
 )
 from xcomkit.server.ordering import parse_order_by
 from xcomkit.server.patterns import like_patterns, prefix_bounds
+from xcomkit.server.routing import ResourceRouter
 from xcomkit.service import xcoms as rules
 from xcomkit.store.xcoms import ENTRY_FIELDS, ORDERABLE, Entry, ListFilter
 
-router = APIRouter(
+router = ResourceRouter(
     prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries",
     tags=["XCom"],
     responses=errors.documented(400, 401, 403, 404, 408, 409, 413, 422, 503),

@@ -14,7 +14,9 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import HTTPException, Response
+
+from xcomkit.server.routing import ResourceRouter
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -78,7 +80,7 @@ def _load_assets() -> dict[str, _Asset]:
 
 _ASSETS = _load_assets()
 
-router = APIRouter(include_in_schema=False)
+router = ResourceRouter(include_in_schema=False)
 
 
 def _answer(asset: _Asset) -> Response:
