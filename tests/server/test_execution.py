@@ -636,28 +636,83 @@ def test_gathered_writes_start_only_within_the_inline_budget(migrated, monkeypat
 
 
 def test_a_write_interrupted_in_a_shared_transaction_moves_the_batch_to_the_writer(
-    migrated,
+    migrated, monkeypatch
 ) -> None:
     """SQLite rolls back the whole transaction when a statement is interrupted: the
     writes of the batch then all run again in the writer thread, and all commit."""
+    from xcomkit.server import execution
     from xcomkit.store.database import shares_transactions
 
+    # Long enough that the batch is never cut by time on a loaded machine; the slow
+    # statement runs past it.
+    monkeypatch.setattr(execution, "INLINE_BUDGET", 0.5)
     lanes = WorkLanes(migrated, request_timeout=10)
+    runs: list[str] = []
 
     @shares_transactions
-    def slow_put(db):
+    def slow_once(db):
+        runs.append(threading.current_thread().name)
         with db.writing() as conn:
-            conn.execute(text(SLOW_SQL.replace("1000000000", "3000000")))
+            if len(runs) == 1:
+                conn.execute(text(SLOW_SQL))  # interrupted at the budget
             conn.execute(text("INSERT INTO xcomkit_kv (name, value) VALUES ('slow', 'v')"))
         return threading.current_thread().name
 
     async def scenario():
         return await asyncio.gather(
             lanes.write(_shared_put("before")),
-            lanes.write(slow_put),
+            lanes.write(slow_once),
             lanes.write(_shared_put("after")),
         )
 
     assert asyncio.run(scenario()) == ["xcomkit-write_0"] * 3
+    assert runs == [threading.main_thread().name, "xcomkit-write_0"]
     assert _names(migrated) == ["after", "before", "slow"]
     lanes.shutdown()
+
+
+def test_a_rerun_shared_transaction_frees_each_old_object_once(
+    tmp_path, template_db, monkeypatch
+) -> None:
+    """A shared transaction rolled back as a whole (here: a neighbour meets a lock) runs
+    its rules again in the writer thread; an update's old value object is still named
+    once for freeing, not once per run."""
+    import shutil
+    import sqlite3
+
+    from xcomkit.address import XComAddress
+    from xcomkit.server import execution
+    from xcomkit.service import xcoms as rules
+    from xcomkit.store.database import Database, shares_transactions
+    from xcomkit.store.objects import StoredValue
+
+    monkeypatch.setattr(execution, "INLINE_BUDGET", 60.0)  # one batch, whatever the load
+    shutil.copy(template_db, tmp_path / "x.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    here = XComAddress("xcom_demo", "run_1", "extract", "big", -1)
+    with Database(engine) as db:
+        rules.create_xcom(db, here, None, stored=StoredValue("1", ref="obj-old"))
+    lanes = WorkLanes(engine, request_timeout=10)
+    runs: list[str] = []
+
+    @shares_transactions
+    def locked_once(db):
+        runs.append(threading.current_thread().name)
+        if len(runs) == 1:
+            raise OperationalError("INSERT ...", {}, sqlite3.OperationalError("database is locked"))
+
+    freed: list[str] = []
+
+    async def scenario():
+        await asyncio.gather(
+            lanes.write(
+                rules.update_xcom, here, None, stored=StoredValue("2", ref="obj-new"), freed=freed
+            ),
+            lanes.write(locked_once),
+        )
+
+    asyncio.run(scenario())
+    assert runs == [threading.main_thread().name, "xcomkit-write_0"]
+    assert freed == ["obj-old"]
+    lanes.shutdown()
+    engine.dispose()

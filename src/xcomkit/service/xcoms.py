@@ -149,9 +149,15 @@ def update_xcom(
             raise _missing(address)
         row = store.get(address)
     assert row is not None
-    if old_ref is not None and freed is not None:
-        freed.append(old_ref)
+    _free_later(freed, old_ref)
     return Entry._make((*row[: len(ENTRY_FIELDS)], stored.json, None))
+
+
+def _free_later(freed: list[str] | None, ref: str | None) -> None:
+    # Once per object, however often the rule ran: a shared transaction rolled back as
+    # a whole runs its rules again (see xcomkit.store.database.shares_transactions).
+    if ref is not None and freed is not None and ref not in freed:
+        freed.append(ref)
 
 
 @shares_transactions
@@ -168,5 +174,4 @@ def delete_xcom(db: Database, address: XComAddress, *, freed: list[str] | None =
         deleted = store.delete(address)
     if not deleted:
         raise _missing(address)
-    if old_ref is not None and freed is not None:
-        freed.append(old_ref)
+    _free_later(freed, old_ref)

@@ -37,8 +37,9 @@ def shares_transactions(fn: F) -> F:
 
     Such a rule does all its database work in one :meth:`Database.writing` block (reads
     included), and what it does after the block must not assume the block's changes are
-    committed yet: they are once the shared transaction commits, before the caller hears
-    of the result.
+    committed yet (they are once the shared transaction commits, before the caller hears
+    of the result) and must be safe to repeat: a shared transaction rolled back as a
+    whole (a neighbour met a lock or its deadline) runs its rules again.
     """
     setattr(fn, _SHARES, True)
     return fn
