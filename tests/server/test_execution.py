@@ -472,6 +472,151 @@ def test_shared_writes_run_inline_while_the_writer_works_without_the_lock(migrat
     lanes.shutdown()
 
 
+class _Abort(BaseException):
+    """Not an Exception: what a rule may raise that ``except Exception`` lets through."""
+
+
+def _shared_abort(name: str, error: type[BaseException]):
+    """A write rule that may share a transaction: inserts ``name``, then raises
+    ``error``."""
+    from xcomkit.store.database import shares_transactions
+
+    @shares_transactions
+    def run(db):
+        with db.writing() as conn:
+            conn.execute(text("INSERT INTO xcomkit_kv (name, value) VALUES (:n, 'v')"), {"n": name})
+            raise error(f"{name} aborted")
+
+    return run
+
+
+@pytest.mark.parametrize("error", [_Abort, StopIteration])
+@pytest.mark.parametrize("held", [False, True], ids=["inline", "writer"])
+def test_a_write_raising_a_base_exception_answers_and_leaves_no_write_waiting(
+    migrated, tmp_path, held, error
+) -> None:
+    """A rule that raises a BaseException (not an Exception), or StopIteration (which
+    an asyncio future refuses), in a shared transaction: its caller gets an exception
+    and its changes are undone; its neighbours are answered (nothing hangs) and kept;
+    later writes still run (inline or, with the lock held by another process meanwhile,
+    in the writer thread)."""
+    import sqlite3
+
+    lanes = WorkLanes(migrated, request_timeout=5)
+    other = sqlite3.connect(str(tmp_path / "w.db"), isolation_level=None)
+
+    async def scenario():
+        if held:
+            other.execute("BEGIN IMMEDIATE")
+        writes = [
+            asyncio.ensure_future(lanes.write(_shared_put("a"))),
+            asyncio.ensure_future(lanes.write(_shared_abort("b", error))),
+            asyncio.ensure_future(lanes.write(_shared_put("c"))),
+        ]
+        if held:
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            other.execute("ROLLBACK")
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*writes, return_exceptions=True), timeout=10
+        )
+        later = await asyncio.wait_for(lanes.write(_shared_put("d")), timeout=10)
+        return outcomes, later
+
+    (first, aborted, last), later = asyncio.run(scenario())
+    other.close()
+    if error is StopIteration:  # as a coroutine that raised it would fail
+        assert isinstance(aborted, RuntimeError) and "b aborted" in str(aborted)
+    else:
+        assert isinstance(aborted, _Abort) and str(aborted) == "b aborted"
+    assert isinstance(first, str) and isinstance(last, str) and isinstance(later, str)
+    assert _names(migrated) == ["a", "c", "d"]
+    assert lanes._lanes["write"].waiting == 0
+    lanes.shutdown()
+
+
+def test_shared_writes_after_shutdown_are_refused_not_left_waiting(migrated, tmp_path) -> None:
+    """Lanes shut down (the server stopping) while a write still comes: with the lock
+    held by another process it cannot go inline, and the writer thread cannot start; it
+    is answered with that error instead of waiting for ever."""
+    import sqlite3
+
+    lanes = WorkLanes(migrated, request_timeout=5)
+    asyncio.run(lanes.write(_shared_put("before")))  # opens the inline connections
+    other = sqlite3.connect(str(tmp_path / "w.db"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    lanes._lanes["write"].pool.shutdown(wait=True)
+
+    async def scenario():
+        return await asyncio.wait_for(
+            asyncio.gather(
+                *(lanes.write(_shared_put(f"s{i}")) for i in range(2)), return_exceptions=True
+            ),
+            timeout=10,
+        )
+
+    outcomes = asyncio.run(scenario())
+    other.execute("ROLLBACK")
+    other.close()
+    assert [type(o) for o in outcomes] == [RuntimeError, RuntimeError], outcomes
+    assert all("shutdown" in str(o) for o in outcomes)
+    assert lanes._lanes["write"].waiting == 0 and not lanes._draining
+    assert _names(migrated) == ["before"]
+    lanes.shutdown()
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["inline", "writer"])
+def test_shared_writes_from_event_loops_in_several_threads_are_each_answered_on_their_own(
+    migrated, tmp_path, held
+) -> None:
+    """One app served on several event loops at once (the pytest plugin's uvicorn
+    thread beside a test's httpx ASGI client, a TestClient's portal per request): each
+    loop's writes are gathered and answered on that loop, none waits for ever, every
+    one is written once (inline or, the lock held by another process, in the writer)."""
+    import sqlite3
+
+    lanes = WorkLanes(migrated, request_timeout=10)
+    other = sqlite3.connect(str(tmp_path / "w.db"), isolation_level=None)
+    if held:
+        other.execute("BEGIN IMMEDIATE")
+    start = threading.Barrier(4)
+    results: dict[int, object] = {}
+
+    def loop_thread(t: int) -> None:
+        async def scenario():
+            start.wait()
+            names = [f"t{t}-{i:02}" for i in range(40)]
+            done = []
+            for chunk in range(0, 40, 10):
+                # No timer of its own: a write answered from another thread without
+                # waking this loop would leave it asleep (seen as a thread still alive).
+                done += await asyncio.gather(
+                    *(lanes.write(_shared_put(n)) for n in names[chunk : chunk + 10])
+                )
+            return done
+
+        try:
+            results[t] = asyncio.run(scenario())
+        except BaseException as exc:  # reported below
+            results[t] = exc
+
+    threads = [threading.Thread(target=loop_thread, args=(t,), daemon=True) for t in range(3)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    if held:
+        time.sleep(0.3)  # let the writes meet the lock and queue for the writer
+        other.execute("ROLLBACK")
+    for thread in threads:
+        thread.join(timeout=30)
+    other.close()
+    assert not any(thread.is_alive() for thread in threads), results
+    assert all(isinstance(results.get(t), list) for t in range(3)), results
+    assert _names(migrated) == sorted(f"t{t}-{i:02}" for t in range(3) for i in range(40))
+    assert lanes._lanes["write"].waiting == 0
+    lanes.shutdown()
+
+
 def test_gathered_writes_start_only_within_the_inline_budget(migrated, monkeypatch) -> None:
     """Past the budget no further write starts in the loop's transaction: those done
     commit, the rest run on the loop's next turns (none is lost or rolled back)."""

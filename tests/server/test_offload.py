@@ -368,3 +368,29 @@ def test_offload_on_both_backends(api, tmp_path) -> None:
     assert get(api, "k").json()["value"] == [BIG]
     assert api.client.delete(url, headers=api.headers()).status_code == 204
     assert objects(api) == []
+
+
+@pytest.mark.parametrize("refusal", ["lane full", "deadline"])
+def test_a_write_refused_for_lack_of_room_or_time_leaves_no_object(
+    offload_api, monkeypatch, refusal
+) -> None:
+    """A 503 from the work lanes means nothing was written: the value's new object is
+    removed at once, not left for `xcomkit storage gc`."""
+    from xcomkit.server.execution import DeadlineExceeded, LaneFull
+
+    assert create(offload_api, "k", BIG).status_code == 201
+    kept = objects(offload_api)
+    work = offload_api.client.app.state.ctx.work
+
+    async def refused(*_args: Any, **_kwargs: Any) -> None:
+        raise (LaneFull if refusal == "lane full" else DeadlineExceeded)("busy; retry")
+
+    monkeypatch.setattr(work, "write", refused)
+    assert create(offload_api, "k2", {**BIG, "v": 2}).status_code == 503
+    r = offload_api.client.patch(
+        offload_api.xcom_url(key="k"),
+        json={"value": {**BIG, "v": 3}},
+        headers=offload_api.headers(),
+    )
+    assert r.status_code == 503
+    assert objects(offload_api) == kept

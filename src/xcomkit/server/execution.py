@@ -96,8 +96,9 @@ INLINE_BUDGET = 0.003
 CHECKPOINT_EVERY = 256
 
 #: Writes that share one transaction on the event loop at most: about 2 ms of creates on
-#: this machine, within :data:`INLINE_BUDGET` (SQLite's progress handler cannot stop a
-#: batch of small statements early, so its size is what bounds the loop's time).
+#: this machine. (What bounds the loop's time is that none starts once
+#: :data:`INLINE_BUDGET` has passed: SQLite's progress handler cannot stop a batch of
+#: small statements early.)
 SHARED_INLINE = 16
 #: Writes that share one transaction in the writer thread at most.
 SHARED_LANE = 64
@@ -123,6 +124,8 @@ class _Write:
     future: asyncio.Future[Any]
     #: The request's deadline (a :func:`time.monotonic` instant).
     at: float
+    #: The event loop ``future`` belongs to (answered there, from any thread).
+    loop: asyncio.AbstractEventLoop
 
     def shared(self) -> SharedWrite:
         return SharedWrite(self.fn, self.args, self.kwargs)
@@ -169,10 +172,12 @@ class WorkLanes:
         self._inline = Database(inline) if inline is not None else None
         self._inline_writes = 0
         self._background: set[asyncio.Future[Any]] = set()
-        # Group commit: writes gathered on the loop until its next turn, and those
-        # handed to the writer thread (taken under the lock by the one draining job).
-        self._gathered: list[_Write] = []
-        self._flush_scheduled = False
+        # Group commit: writes gathered on each event loop until its next turn (one app
+        # may serve several loops in several threads: the pytest plugin's uvicorn beside
+        # a test's ASGI client), and those handed to the writer thread (taken under the
+        # lock by the one draining job; each answered on its own loop).
+        self._gathered: dict[asyncio.AbstractEventLoop, list[_Write]] = {}
+        self._flush_scheduled: set[asyncio.AbstractEventLoop] = set()
         self._to_writer: deque[_Write] = deque()
         self._writer_lock = threading.Lock()
         self._draining = False
@@ -264,9 +269,14 @@ class WorkLanes:
         if self._inline is not None and can_share(fn):
             loop = asyncio.get_running_loop()
             job = _Write(
-                fn, args, kwargs, loop.create_future(), time.monotonic() + self.request_timeout
+                fn,
+                args,
+                kwargs,
+                loop.create_future(),
+                time.monotonic() + self.request_timeout,
+                loop,
             )
-            self._gathered.append(job)
+            self._gathered.setdefault(loop, []).append(job)
             self._flush_soon(loop)
             shared: T = await job.future
             return shared
@@ -285,24 +295,27 @@ class WorkLanes:
             self._checkpoint_soon()
 
     def _flush_soon(self, loop: asyncio.AbstractEventLoop) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush_gathered)
+        if loop not in self._flush_scheduled:
+            self._flush_scheduled.add(loop)
+            loop.call_soon(self._flush_gathered, loop)
 
-    def _flush_gathered(self) -> None:
-        """On the loop: run gathered writes in one inline transaction, starting new
+    def _flush_gathered(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On ``loop``: run its gathered writes in one inline transaction, starting new
         ones for :data:`INLINE_BUDGET` seconds and at most :data:`SHARED_INLINE`, each
         under that budget too (the others wait for the loop's next turn); or hand them
         to the writer thread when writes wait there already or the inline attempt meets
-        a lock or a write runs past its budget (the transaction then rolled back)."""
-        self._flush_scheduled = False
-        batch = self._gathered[:SHARED_INLINE]
-        del self._gathered[:SHARED_INLINE]
+        a lock or a write runs past its budget (the transaction then rolled back).
+        Whatever goes wrong, each write started is answered (a caller left waiting
+        would wait for ever: it has no deadline of its own)."""
+        self._flush_scheduled.discard(loop)
+        gathered = self._gathered.get(loop, [])
+        batch = gathered[:SHARED_INLINE]
+        del gathered[:SHARED_INLINE]
         assert self._inline is not None
         if self._to_writer:  # don't overtake the writes already queued there
             self._hand_to_writer(batch)
             batch = []
-        else:
+        elif batch:
             try:
                 outcomes = self._inline.run_shared(
                     [job.shared() for job in batch],
@@ -315,18 +328,22 @@ class WorkLanes:
                     batch, outcomes = [], []
                 else:
                     outcomes = [Outcome(False, exc)] * len(batch)
-            except Exception as exc:
+            except BaseException as exc:  # its callers re-raise it
                 outcomes = [Outcome(False, exc)] * len(batch)
             self._count_inline_writes(sum(outcome.ok for outcome in outcomes))
             for job, outcome in zip(batch, outcomes, strict=False):
                 _settle(job.future, outcome)
-            self._gathered[:0] = batch[len(outcomes) :]  # not started: the next turn's
-        if self._gathered:
-            self._flush_soon(asyncio.get_running_loop())
+            gathered[:0] = batch[len(outcomes) :]  # not started: the next turn's
+        if gathered:
+            self._flush_soon(loop)
+        else:  # nothing kept for a loop that may close
+            self._gathered.pop(loop, None)
 
     def _hand_to_writer(self, batch: list[_Write]) -> None:
         """Queue gathered writes for the writer thread (refusing those beyond the
-        lane's room with :class:`LaneFull`); start its draining job if none runs."""
+        lane's room with :class:`LaneFull`); start its draining job if none runs (if
+        it cannot start, the lanes shut down say, the writes it would have run are
+        answered with that error)."""
         lane = self._lanes["write"]
         room = max(0, lane.max_waiting - lane.waiting)
         for job in batch[room:]:
@@ -334,19 +351,28 @@ class WorkLanes:
         batch = batch[:room]
         if not batch:
             return
-        lane.waiting += len(batch)
         with self._writer_lock:
+            lane.waiting += len(batch)
             self._to_writer.extend(batch)
             start = not self._draining
             self._draining = True
-        if start:
-            lane.pool.submit(self._drain_writes, asyncio.get_running_loop())
+        if not start:
+            return
+        try:
+            lane.pool.submit(self._drain_writes)
+        except BaseException as exc:  # answered below
+            with self._writer_lock:
+                stranded = list(self._to_writer)
+                self._to_writer.clear()
+                self._draining = False
+            self._answer([(job, Outcome(False, exc)) for job in stranded])
 
-    def _drain_writes(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _drain_writes(self) -> None:
         """In the writer thread: run the queued shared writes, up to
         :data:`SHARED_LANE` per transaction, until none is left. A write whose deadline
         has passed is not run (:class:`DeadlineExceeded`); a transaction runs until the
-        latest deadline of its writes."""
+        latest deadline of its writes. Each write taken from the queue is answered,
+        whatever its transaction raised."""
         while True:
             with self._writer_lock:
                 count = min(SHARED_LANE, len(self._to_writer))
@@ -365,18 +391,25 @@ class WorkLanes:
                     with db.deadline(until):
                         outcomes = self.db.run_shared([job.shared() for job in runnable])
                 except DBAPIError as exc:
-                    error: Exception = self._late() if time.monotonic() >= until else exc
+                    error: BaseException = self._late() if time.monotonic() >= until else exc
                     outcomes = [Outcome(False, error)] * len(runnable)
-                except Exception as exc:
+                except BaseException as exc:  # its callers re-raise it
                     outcomes = [Outcome(False, exc)] * len(runnable)
                 settled.extend(zip(runnable, outcomes, strict=True))
-            with contextlib.suppress(RuntimeError):  # the loop closed: no one waits
-                loop.call_soon_threadsafe(self._settle_from_writer, settled)
+            self._answer(settled)
 
-    def _settle_from_writer(self, settled: list[tuple[_Write, Outcome]]) -> None:
-        self._lanes["write"].waiting -= len(settled)
+    def _answer(self, settled: list[tuple[_Write, Outcome]]) -> None:
+        """From any thread: no longer count ``settled`` as waiting in the write lane, and
+        answer each write on its own event loop (one whose loop closed has no one to
+        answer)."""
+        with self._writer_lock:
+            self._lanes["write"].waiting -= len(settled)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Write, Outcome]]] = {}
         for job, outcome in settled:
-            _settle(job.future, outcome)
+            by_loop.setdefault(job.loop, []).append((job, outcome))
+        for loop, answers in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop closed: no one waits
+                loop.call_soon_threadsafe(_settle_all, answers)
 
     def _checkpoint_soon(self) -> None:
         # The inline connection never checkpoints (a checkpoint writes and syncs the
@@ -459,11 +492,19 @@ class WorkLanes:
             self._inline.engine.dispose()
 
 
+def _settle_all(answers: list[tuple[_Write, Outcome]]) -> None:
+    for job, outcome in answers:
+        _settle(job.future, outcome)
+
+
 def _settle(future: asyncio.Future[Any], outcome: Outcome) -> None:
     if future.done():  # its caller went away (cancelled): the write stands regardless
         return
     if outcome.ok:
         future.set_result(outcome.value)
+    elif isinstance(outcome.value, StopIteration):
+        # A future refuses it (TypeError); a coroutine that raised it would fail so too.
+        future.set_exception(RuntimeError(f"the write raised StopIteration: {outcome.value}"))
     else:
         future.set_exception(outcome.value)
 

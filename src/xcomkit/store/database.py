@@ -175,6 +175,10 @@ class Database:
         row's table and index pages) cost more CPU than its three statements (measured
         in process: 128 us against 115 us; docs/performance.md, "Group commit").
 
+        Any exception a rule raises, a :class:`BaseException` too (``KeyboardInterrupt``,
+        a cancellation), is that rule's outcome: its caller re-raises it, its
+        neighbours' changes are kept.
+
         Raises:
             sqlalchemy.exc.DBAPIError: a transient error (a lock, an interruption at the
                 deadline, a lost connection) in any write, or any error at ``BEGIN`` or
@@ -198,14 +202,14 @@ class Database:
                             with deadline(_sooner(time.monotonic() + each_budget)):
                                 value = fn(shared, *args, **kwargs)
                         outcomes.append(Outcome(True, value))
-                    except Exception as exc:
+                    except BaseException as exc:  # the rule's outcome
                         if alone or (isinstance(exc, DBAPIError) and is_transient(exc)):
                             raise
                         execute_plain(conn, f"ROLLBACK TO {_SAVEPOINT}")
                         outcomes.append(Outcome(False, exc))
                     if not alone:
                         execute_plain(conn, f"RELEASE {_SAVEPOINT}")
-        except Exception as exc:
+        except BaseException as exc:
             if conn.invalidated or conn.in_transaction():
                 self._drop("writer", conn)
             if alone and not (isinstance(exc, DBAPIError) and is_transient(exc)):

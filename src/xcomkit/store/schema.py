@@ -101,14 +101,23 @@ def sqlite_iso(value: Any) -> str | datetime | None:
     for it (``"2025-01-01T00:00:00Z"``, ``"2025-01-01T00:00:00.500000Z"``: what orjson
     writes for :func:`sqlite_utc`'s datetime with ``OPT_UTC_Z``); None for NULL.
 
-    Text in the form this type writes is rearranged without parsing it; other text (a
-    row written by another tool) is read as :func:`sqlite_utc` reads it, and returned
-    as that datetime. A list page of 50 XComs has 150 timestamps: parsing each and
-    encoding the datetime cost about a third of the page's CPU (measured in process).
+    Text in the form this type writes (``YYYY-MM-DD HH:MM:SS.ffffff``, six fraction
+    digits and no zone) is rearranged without parsing it; other text (a row written by
+    another tool), text of that length with a zone too, is read as :func:`sqlite_utc`
+    reads it, and returned as that datetime. A list page of 50 XComs has 150
+    timestamps: parsing each and encoding the datetime cost about a third of the page's
+    CPU (measured in process).
     """
     if value is None:
         return None
-    if type(value) is str and len(value) == 26 and value[10] == " " and value[19] == ".":
+    if (
+        type(value) is str
+        and len(value) == 26
+        and value[10] == " "
+        and value[19] == "."
+        and value[20:].isdigit()  # not "...05.12345Z" nor "...05.1-0500": a zone
+        and value[13] == value[16] == ":"
+    ):
         if value.endswith(".000000"):  # orjson leaves out a zero fraction
             return f"{value[:10]}T{value[11:19]}Z"
         return f"{value[:10]}T{value[11:]}Z"

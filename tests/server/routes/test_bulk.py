@@ -305,3 +305,25 @@ def test_values_in_object_storage_export_import_and_overwrite_without_leftovers(
     assert [r["outcome"] for r in result["results"]] == ["created", "updated"]
     assert len(objects(api)) == 3
     assert {x["key"]: x["value"] for x in exported(api)}["twice"] == other
+
+
+def test_an_import_refused_for_lack_of_room_leaves_no_object(
+    make_api: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 from the work lanes means no entry was written: their new objects go."""
+    from tests.server.test_offload import objects
+    from xcomkit.server.execution import LaneFull
+
+    api = make_api(offload_threshold=1000, object_store=f"file://{tmp_path}/objects")
+
+    async def refused(*_args: Any, **_kwargs: Any) -> None:
+        raise LaneFull("busy; retry")
+
+    monkeypatch.setattr(api.client.app.state.ctx.work, "write", refused)
+    r = api.client.post(
+        IMPORT,
+        json={"xcom_entries": [entry("big", {"rows": list(range(500))})]},
+        headers=api.headers(),
+    )
+    assert r.status_code == 503
+    assert objects(api) == []

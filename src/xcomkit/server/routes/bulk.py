@@ -338,7 +338,13 @@ async def import_xcom_entries(caller: Writer, request: Request) -> Response:
         except ObjectStoreError as exc:
             raise offload.unavailable(exc) from exc
     kept: set[str] = set()
-    results = await ctx.work.write(rules.import_xcoms, entries, overwrite=overwrite, kept_refs=kept)
+    try:
+        results = await ctx.work.write(
+            rules.import_xcoms, entries, overwrite=overwrite, kept_refs=kept
+        )
+    except (ServiceError, Unavailable):  # nothing was written: no entry's object is kept
+        await offload.release(ctx, list(_refs(entries)))
+        raise
     for i, result in enumerate(results):
         if result.outcome == "pending":
             entry = entries[i]

@@ -25,6 +25,7 @@ from xcomkit.errors import ServiceError
 from xcomkit.server import audit, errors, offload
 from xcomkit.server.deps import Reader, ServerContext, Writer
 from xcomkit.server.encoding import JSONBytes, dumps, json_response
+from xcomkit.server.execution import Unavailable
 from xcomkit.server.models import (
     XComCollectionResponse,
     XComCreateBody,
@@ -220,7 +221,7 @@ async def answer_create(
     stored = await offload.prepare(ctx, body.value)
     try:
         row = await ctx.work.write(rules.create_xcom, address, body.value, stored=stored)
-    except ServiceError:  # nothing was written: its object is no one's
+    except (ServiceError, Unavailable):  # nothing was written: its object is no one's
         await offload.discard(ctx, stored)
         raise
     return _native(row, 201)
@@ -254,7 +255,7 @@ async def answer_update(
     freed = offload.freeing(ctx)
     try:
         row = await ctx.work.write(rules.update_xcom, address, value, stored=stored, freed=freed)
-    except ServiceError:
+    except (ServiceError, Unavailable):  # as for a create
         await offload.discard(ctx, stored)
         raise
     await offload.release(ctx, freed)
