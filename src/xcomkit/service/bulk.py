@@ -20,7 +20,7 @@ value, as if the entries had been sent one after the other.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -125,18 +125,29 @@ class _Write:
         return (stored.json if stored.ref is None else None), stored.ref
 
 
-def _target(
-    store: XComStore,
-    targets: dict[tuple[str, str, str], CreateTarget | None],
-    a: XComAddress,
-) -> tuple[CreateTarget | None, Outcome | None]:
-    """The create target of ``a``'s task instance (looked up once per batch, kept in
-    ``targets``), and the refusal of ``a`` when the DAG, task or run is missing."""
-    where = (a.dag_id, a.dag_run_id, a.task_id)
-    if where not in targets:
-        targets[where] = store.create_target(*where)
-    target = targets[where]
-    return target, _refusal(target, a)
+def _targeted(
+    store: XComStore, entries: Sequence[ImportEntry | Outcome], settle: Callable[[Outcome], None]
+) -> Iterator[tuple[ImportEntry, int]]:
+    """The entries whose DAG, task and DAG run exist, each with its DAG run's key; the
+    others are settled in order as they come (an entry already an Outcome as is, one
+    with a missing target as its refusal). Each task instance's target is looked up
+    once per batch."""
+    targets: dict[tuple[str, str, str], CreateTarget | None] = {}
+    for entry in entries:
+        if isinstance(entry, Outcome):
+            settle(entry)
+            continue
+        a = entry.address
+        where = (a.dag_id, a.dag_run_id, a.task_id)
+        if where not in targets:
+            targets[where] = store.create_target(*where)
+        target = targets[where]
+        refused = _refusal(target, a)
+        if refused is not None:
+            settle(refused)
+            continue
+        assert target is not None and target.id is not None
+        yield entry, target.id
 
 
 def _import_once(
@@ -151,19 +162,10 @@ def _import_once(
         store, bulk = XComStore(conn), BulkXComStore(conn)
         if not overwrite and bulk.inserts_new_only:
             return _create_missing(store, bulk, entries, timestamp, kept_refs)
-        targets: dict[tuple[str, str, str], CreateTarget | None] = {}
         inserts: dict[XComAddress, _Write] = {}
         updates: dict[XComAddress, _Write] = {}
-        for entry in entries:
-            if isinstance(entry, Outcome):
-                results.append(entry)
-                continue
+        for entry, run_pk in _targeted(store, entries, results.append):
             a = entry.address
-            target, refused = _target(store, targets, a)
-            if refused is not None:
-                results.append(refused)
-                continue
-            assert target is not None and target.id is not None
             earlier = inserts.get(a) or updates.get(a)
             if earlier is not None:  # written earlier in this batch
                 if not overwrite or equal_to_stored(earlier.stored.json, entry):
@@ -174,7 +176,7 @@ def _import_once(
                 continue
             current = bulk.existing(a)
             if current is None:
-                inserts[a] = _Write(a, target.id, entry.stored)
+                inserts[a] = _Write(a, run_pk, entry.stored)
                 results.append(Outcome("created"))
             elif not overwrite:
                 results.append(Outcome("skipped"))
@@ -183,7 +185,7 @@ def _import_once(
             elif equal_to_stored(current.value, entry):
                 results.append(Outcome("skipped"))
             else:
-                updates[a] = _Write(a, target.id, entry.stored)
+                updates[a] = _Write(a, run_pk, entry.stored)
                 results.append(Outcome("updated"))
         bulk.insert_many([(w.address, w.run_pk, *w.row()) for w in inserts.values()], timestamp)
         bulk.update_many([(w.address, *w.row()) for w in updates.values()], timestamp)
@@ -204,21 +206,13 @@ def _create_missing(
     insert that leaves existing ones alone (no lookup per entry); the rest are skipped.
     Runs inside the caller's transaction."""
     results: list[Outcome | None] = []
-    targets: dict[tuple[str, str, str], CreateTarget | None] = {}
     firsts: dict[XComAddress, tuple[int, int, ImportEntry]] = {}
-    for entry in entries:
-        if isinstance(entry, Outcome):
-            results.append(entry)
-            continue
+    for entry, run_pk in _targeted(store, entries, results.append):
         a = entry.address
-        target, refused = _target(store, targets, a)
-        if refused is not None:
-            results.append(refused)
-        elif a in firsts:  # the same address again: exists by then
+        if a in firsts:  # the same address again: exists by then
             results.append(Outcome("skipped"))
         else:
-            assert target is not None and target.id is not None
-            firsts[a] = (len(results), target.id, entry)
+            firsts[a] = (len(results), run_pk, entry)
             results.append(None)  # created or skipped: known once inserted
     written = bulk.insert_new(
         [(a, pk, *_Write(a, pk, entry.stored).row()) for a, (_, pk, entry) in firsts.items()],
